@@ -1,0 +1,1 @@
+"""The edges of Relay: one subpackage per vendor. Never imports FastAPI, SQLAlchemy or service/."""

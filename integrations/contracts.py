@@ -1,0 +1,115 @@
+"""What every vendor edge hands to the service, and the outbound client protocols.
+
+Each inbound vendor package (`integrations.<vendor>`) exposes a module-level object
+satisfying `WebhookSource`; the service looks them up by name in `integrations.SOURCES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+AuthorRole = Literal["requester", "agent", "system", "unknown"]
+TicketStatus = Literal["new", "open", "pending", "on_hold", "solved", "closed", "deleted"]
+TicketPriority = Literal["low", "normal", "high", "urgent"]
+
+
+class InvalidSignature(Exception):  # noqa: N818 - the vendor-neutral name used across edges
+    """The request is not authentic: bad, missing or stale signature or token."""
+
+
+class UnparseablePayload(Exception):  # noqa: N818
+    """The request is authentic but its body cannot be understood; it goes to quarantine."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Person(_Frozen):
+    id: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+
+class MerchantRef(_Frozen):
+    """The merchant behind a ticket: a helpdesk organization, or the requester's company."""
+
+    id: str
+    name: str | None = None
+
+
+class TicketComment(_Frozen):
+    id: str
+    body: str
+    public: bool
+    author_role: AuthorRole = "unknown"
+    author_name: str | None = None
+    created_at: datetime | None = None
+
+
+class JiraRef(_Frozen):
+    """Jira-specific facts kept for escalation linking."""
+
+    key: str
+    issue_id: str | None = None
+    status: str | None = None
+    status_category: str | None = None  # "new" | "indeterminate" | "done"
+    resolution: str | None = None
+    fix_versions: tuple[str, ...] = ()
+    issue_type: str | None = None
+    labels: tuple[str, ...] = ()
+    changed_fields: tuple[str, ...] = ()  # changelog field ids touched by this event
+
+
+class NormalizedTicket(_Frozen):
+    """One vendor event about one ticket, in neutral terms.
+
+    Snapshot fields (subject, status, ...) describe the ticket as of `occurred_at`;
+    None means "this event does not say". Comments are additive: an event carries
+    the comments it adds (or all it knows of).
+    """
+
+    source: Literal["zendesk", "freshdesk", "intercom", "jira", "api"]
+    external_id: str  # "<source>:<vendor id>", e.g. "zendesk:5158", "jira:KAN-22"
+    external_url: str | None = None
+    event_type: str  # vendor event name, e.g. "zen:event-type:ticket.created"
+    occurred_at: datetime | None = None  # the source's timestamp for this event
+    created_at: datetime | None = None  # when the ticket itself was created
+    subject: str | None = None
+    description: str | None = None
+    comments: tuple[TicketComment, ...] = ()
+    status: TicketStatus | None = None
+    priority: TicketPriority | None = None
+    tags: tuple[str, ...] | None = None
+    merchant: MerchantRef | None = None
+    requester: Person | None = None
+    jira: JiraRef | None = None
+    deleted: bool = False
+
+
+class WebhookSource(Protocol):
+    """An inbound vendor: verify on raw bytes, name the delivery, normalize the body."""
+
+    name: str
+
+    def verify(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        secret: str,
+        *,
+        now: datetime | None = None,
+        tolerance_seconds: int = 300,
+    ) -> None:
+        """Raise InvalidSignature unless the request is authentic. Headers are lower-cased."""
+
+    def delivery_key(self, body: bytes, headers: Mapping[str, str]) -> str:
+        """The vendor's identity for this delivery, the same across its retries."""
+
+    def normalize(self, body: bytes, headers: Mapping[str, str]) -> NormalizedTicket | None:
+        """The ticket event in neutral terms; None when the event is not about a ticket
+        (e.g. Intercom `ping`, a Jira project event). Raise UnparseablePayload otherwise."""

@@ -1,0 +1,1 @@
+"""Relay: the Customer Success service (HTTP, database, worker, domain logic)."""
