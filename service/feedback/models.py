@@ -75,3 +75,6 @@ class Feedback(Base):
     # Ordering key of the newest snapshot applied: "<iso timestamp>|<delivery id>", so
     # that equal timestamps still resolve the same way whatever the arrival order.
     source_version: Mapped[str] = mapped_column(String(120), default="")
+    # Per snapshot field, the version of the event that last set it: a field takes
+    # the value of the newest event that mentions it, whatever the arrival order.
+    field_versions: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)

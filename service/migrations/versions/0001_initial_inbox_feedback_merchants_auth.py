@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:49:07.467872
+Create Date: 2026-11-26 15:50:57.391209
 """
 
 from collections.abc import Sequence
@@ -199,6 +199,11 @@ def upgrade() -> None:
         sa.Column("source_created_at", service.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("source_updated_at", service.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("source_version", sa.String(length=120), nullable=False),
+        sa.Column(
+            "field_versions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(
             ["merchant_id"], ["merchants.id"], name=op.f("fk_feedback_merchant_id_merchants")
         ),

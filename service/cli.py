@@ -1,0 +1,127 @@
+"""The `relay` command: serve, worker, migrate, events, and the domain sub-commands."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from service import migrate as migrations
+from service.config import get_settings
+from service.db import Database
+from service.inbox import service as inbox_service
+from service.inbox.models import EventStatus
+
+app = typer.Typer(help="Relay: merchant feedback for Customer Success.", no_args_is_help=True)
+events_app = typer.Typer(help="Inspect and replay inbox events.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+
+def _database() -> Database:
+    return Database(get_settings().database_url)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (Alembic) up to the newest."""
+    url = get_settings().database_url
+    migrations.upgrade(url)
+    typer.echo(f"database at {migrations.head_revision(url)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="API only")] = False,
+) -> None:
+    """Run the API (and, unless --no-worker, the worker in the same process)."""
+    import uvicorn
+
+    from service.app import create_app
+
+    application = create_app(get_settings(), run_worker=not no_worker)
+    typer.echo(f"Relay on http://{host}:{port} (worker: {'off' if no_worker else 'on'})")
+    uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=30)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=32, help="worker threads")] = 1,
+) -> None:
+    """Run workers only (several processes may run against PostgreSQL)."""
+    from service.worker.runner import Worker, run_until_stopped
+
+    settings = get_settings()
+    if settings.is_sqlite and concurrency > 1:
+        typer.echo("SQLite has one writer: running a single worker thread", err=True)
+        concurrency = 1
+    database = Database(settings.database_url)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    threads = [
+        threading.Thread(target=run_until_stopped, args=(Worker(database, settings), stop))
+        for _ in range(concurrency)
+    ]
+    for thread in threads:
+        thread.start()
+    typer.echo(f"worker running ({concurrency} thread(s)); Ctrl-C to stop", err=True)
+    while any(t.is_alive() for t in threads):
+        for thread in threads:
+            thread.join(timeout=0.5)
+    database.dispose()
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()  # finish the event in hand, hand back the rest, exit
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@events_app.command("list")
+def events_list(
+    status: Annotated[EventStatus | None, typer.Option(help="filter by status")] = None,
+    source: Annotated[str | None, typer.Option(help="filter by source")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """Inbox events, newest first."""
+    database = _database()
+    with database.session() as session:
+        rows = inbox_service.list_events(session, status=status, source=source, limit=limit)
+        for row in rows:
+            if as_json:
+                typer.echo(json.dumps({
+                    "id": row.id, "source": row.source, "status": row.status,
+                    "attempts": row.attempts, "received_at": row.received_at.isoformat(),
+                    "last_error": row.last_error, "result": row.result,
+                }))
+            else:
+                typer.echo(
+                    f"{row.id}  {row.source:<9} {row.status:<11} attempts={row.attempts}  "
+                    f"{row.received_at:%Y-%m-%d %H:%M:%S}  {row.last_error or row.result or ''}"
+                )
+    database.dispose()
+
+
+@events_app.command("replay")
+def events_replay(
+    event_id: Annotated[list[str] | None, typer.Option("--id", help="event id (repeatable)")] = None,
+    status: Annotated[EventStatus | None, typer.Option(help="replay every event in this status")] = None,
+) -> None:
+    """Queue quarantined (or handled) events again."""
+    database = _database()
+    with database.session() as session:
+        replayed = inbox_service.replay(session, ids=event_id or [], status=status)
+    typer.echo(f"replayed {len(replayed)} event(s)")
+    database.dispose()
+
+
+def main() -> None:
+    app()

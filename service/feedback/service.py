@@ -1,0 +1,280 @@
+"""Feedback records: upsert from ticket events (order-independent), submit, list, correct."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from integrations.contracts import MerchantRef, NormalizedTicket, TicketComment
+from service.db import new_id, utcnow
+from service.errors import InvalidRequest, NotFound
+from service.feedback.models import Feedback, Merchant
+from service.feedback.schemas import FeedbackIn, FeedbackPatch, MerchantIn
+from service.structuring import pipeline
+from service.structuring.redaction import redact_text
+
+SNAPSHOT_FIELDS = (
+    "subject", "description", "status", "priority", "tags", "external_url", "created_at",
+)
+CORRECTABLE = ("product_area", "category", "payment_method", "theme_id")
+
+
+class FeedbackNotFound(NotFound):
+    code = "feedback_not_found"
+
+
+def event_version(occurred_at: datetime | None, tiebreak: str) -> str:
+    """A total order on events: source time first, then a stable delivery id."""
+    stamp = occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if occurred_at else "0"
+    return f"{stamp}|{tiebreak}"
+
+
+def get(session: Session, *, feedback_id: str) -> Feedback:
+    """One record, or FeedbackNotFound."""
+    record = session.get(Feedback, feedback_id)
+    if record is None:
+        raise FeedbackNotFound(f"no feedback record {feedback_id!r}")
+    return record
+
+
+def apply_ticket(
+    session: Session, *, ticket: NormalizedTicket, tiebreak: str, key_modes: Iterable[str] = ()
+) -> Feedback:
+    """Fold one ticket event into its record; older news never overwrites newer."""
+    record = _record_for(session, ticket)
+    version = event_version(ticket.occurred_at, tiebreak)
+    _apply_snapshot(record, ticket, version)
+    _merge_comments(record, ticket.comments, version)
+    _apply_merchant(session, record, ticket.merchant, version)
+    _apply_jira(record, ticket, version)
+    if ticket.requester is not None:
+        record.requester = ticket.requester.model_dump()
+    record.environment_hints = sorted(set(record.environment_hints) | set(key_modes))
+    if version > record.source_version:
+        record.source_version = version
+        record.source_updated_at = ticket.occurred_at or record.source_updated_at
+    restructure(record)
+    record.updated_at = utcnow()
+    return record
+
+
+def _record_for(session: Session, ticket: NormalizedTicket) -> Feedback:
+    query = select(Feedback).where(
+        Feedback.source == ticket.source, Feedback.external_id == ticket.external_id
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()  # serialize concurrent events of one ticket
+    record = session.scalar(query)
+    if record is None:
+        now = utcnow()
+        record = Feedback(
+            id=new_id("fb"), source=ticket.source, external_id=ticket.external_id, subject="",
+            description="", text="", comments=[], tags=[], field_versions={}, source_version="",
+            environment_hints=[], jira_keys=[], corrected={}, confidence={}, error_codes=[],
+            http_statuses=[], event_types=[], resource_ids=[], created_at=now, updated_at=now,
+            status="new", deleted=False,
+        )
+        session.add(record)
+    return record
+
+
+def _newer(record: Feedback, field: str, version: str) -> bool:
+    return version >= record.field_versions.get(field, "")
+
+
+def _set(record: Feedback, field: str, version: str) -> None:
+    record.field_versions = {**record.field_versions, field: version}
+
+
+def _apply_snapshot(record: Feedback, ticket: NormalizedTicket, version: str) -> None:
+    values: dict[str, Any] = {
+        "subject": ticket.subject, "description": ticket.description, "status": ticket.status,
+        "priority": ticket.priority, "tags": list(ticket.tags) if ticket.tags is not None else None,
+        "external_url": ticket.external_url, "created_at": ticket.created_at,
+    }
+    if ticket.deleted:
+        values["status"] = "deleted"
+    for field, value in values.items():
+        if value is None or not _newer(record, field, version):
+            continue
+        _set(record, field, version)
+        _assign(record, field, value)
+
+
+def _assign(record: Feedback, field: str, value: Any) -> None:
+    if field in ("subject", "description"):
+        value = redact_text(value).text
+    target = {"status": "ticket_status", "created_at": "source_created_at"}.get(field, field)
+    setattr(record, target, value)
+    if field == "status":
+        record.status = value
+        record.deleted = value == "deleted"
+
+
+def _merge_comments(record: Feedback, comments: Iterable[TicketComment], version: str) -> None:
+    by_id = {c["id"]: c for c in record.comments}
+    for comment in comments:
+        known = by_id.get(comment.id)
+        if known is not None and known["version"] > version:
+            continue
+        data = comment.model_dump(mode="json")
+        data["body"] = redact_text(comment.body).text
+        by_id[comment.id] = {**data, "version": version}
+    record.comments = sorted(by_id.values(), key=lambda c: (c["created_at"] or "", c["id"]))
+
+
+def _apply_merchant(
+    session: Session, record: Feedback, merchant: MerchantRef | None, version: str
+) -> None:
+    if merchant is None or not _newer(record, "merchant", version):
+        return
+    _set(record, "merchant", version)
+    row = upsert_merchant(session, merchant=MerchantIn(id=merchant.id, name=merchant.name))
+    record.merchant_id, record.merchant_name = row.id, row.name
+    record.merchant_segment = row.segment
+
+
+def _apply_jira(record: Feedback, ticket: NormalizedTicket, version: str) -> None:
+    if ticket.jira is None:
+        return
+    if ticket.jira.key not in record.jira_keys:
+        record.jira_keys = [*record.jira_keys, ticket.jira.key]
+    if _newer(record, "jira", version):
+        _set(record, "jira", version)
+        record.jira = ticket.jira.model_dump(mode="json")
+
+
+def upsert_merchant(session: Session, *, merchant: MerchantIn) -> Merchant:
+    """Create or update a merchant; fields not given keep their stored value."""
+    row = session.get(Merchant, merchant.id)
+    if row is None:
+        row = Merchant(id=merchant.id)
+        session.add(row)
+    for field in ("name", "segment", "monthly_tpv_php"):
+        value = getattr(merchant, field)
+        if value is not None:
+            setattr(row, field, value)
+    session.flush()
+    return row
+
+
+def composed_text(record: Feedback) -> str:
+    """What the merchant said: the description and the requester's public comments."""
+    parts = [record.description]
+    parts += [
+        c["body"] for c in record.comments if c["public"] and c["author_role"] == "requester"
+    ]
+    return "\n\n".join(p for p in parts if p)
+
+
+def restructure(record: Feedback) -> None:
+    """(Re)derive codes, ids, environment and labels; corrected labels are never replaced."""
+    record.text = composed_text(record)
+    result = pipeline.structure(record.subject, record.text, key_modes=record.environment_hints)
+    record.error_codes = list(result.extraction.error_codes)
+    record.http_statuses = list(result.extraction.http_statuses)
+    record.event_types = list(result.extraction.event_types)
+    record.resource_ids = list(result.extraction.resource_ids)
+    record.environment = result.extraction.environment
+    labels = {**result.labels, **record.corrected}
+    record.product_area = labels["product_area"]
+    record.payment_method = labels["payment_method"]
+    record.category = labels["category"]
+    record.severity = labels["severity"]
+    record.confidence = result.confidence
+    record.labelled_by = result.model_version
+
+
+def submit(session: Session, *, data: FeedbackIn) -> Feedback:
+    """Store feedback sent directly (API); the same external id updates the same record."""
+    if data.merchant is not None:
+        upsert_merchant(session, merchant=data.merchant)
+    ticket = NormalizedTicket(
+        source=data.source,
+        external_id=data.external_id or f"api:{new_id('sub')}",
+        event_type="api.submitted",
+        occurred_at=utcnow(),
+        subject=data.subject,
+        description=data.body,
+        status="new",
+        merchant=MerchantRef(id=data.merchant.id, name=data.merchant.name) if data.merchant else None,
+    )
+    redaction = redact_text(f"{data.subject}\n{data.body}")
+    return apply_ticket(session, ticket=ticket, tiebreak="api", key_modes=redaction.key_modes)
+
+
+def correct(session: Session, *, feedback_id: str, patch: FeedbackPatch) -> Feedback:
+    """Apply a person's label corrections; they stick through every reclassification."""
+    record = get(session, feedback_id=feedback_id)
+    changes = patch.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidRequest("give at least one of: " + ", ".join(CORRECTABLE))
+    theme_id = changes.pop("theme_id", record.theme_id)
+    record.corrected = {**record.corrected, **changes}
+    record.theme_id = theme_id
+    restructure(record)
+    record.updated_at = utcnow()
+    return record
+
+
+@dataclass(frozen=True)
+class FeedbackFilters:
+    source: str | None = None
+    product_area: str | None = None
+    payment_method: str | None = None
+    category: str | None = None
+    theme_id: str | None = None
+    merchant_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def filtered(filters: FeedbackFilters) -> Select[tuple[Feedback]]:
+    """The records matching `filters`, oldest first (stable: created_at, id)."""
+    query = select(Feedback)
+    for field in ("source", "product_area", "payment_method", "category", "theme_id",
+                  "merchant_id"):
+        value = getattr(filters, field)
+        if value is not None:
+            query = query.where(getattr(Feedback, field) == value)
+    if filters.since is not None:
+        query = query.where(Feedback.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(Feedback.created_at < filters.until)
+    return query.order_by(Feedback.created_at, Feedback.id)
+
+
+def encode_cursor(record: Feedback) -> str:
+    raw = f"{record.created_at.astimezone(UTC).isoformat()}|{record.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, record_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), record_id
+    except ValueError as exc:
+        raise InvalidRequest("cursor is not one this API gave out", details={"field": "cursor"}) from exc
+
+
+def list_page(
+    session: Session, *, filters: FeedbackFilters, limit: int, cursor: str | None
+) -> tuple[list[Feedback], str | None]:
+    """One page of records after `cursor`, and the cursor of the next page (or None)."""
+    query = filtered(filters)
+    if cursor:
+        created_at, record_id = decode_cursor(cursor)
+        query = query.where(
+            or_(Feedback.created_at > created_at,
+                and_(Feedback.created_at == created_at, Feedback.id > record_id))
+        )
+    rows = list(session.scalars(query.limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

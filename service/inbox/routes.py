@@ -1,0 +1,127 @@
+"""Webhooks in: verify on raw bytes, redact, store durably, then acknowledge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import SecretStr
+
+from integrations.contracts import InvalidSignature, WebhookSource
+from integrations.registry import SOURCES
+from service.config import Settings
+from service.errors import (
+    NotFound,
+    PayloadTooLarge,
+    SourceNotConfigured,
+    StorageUnavailable,
+    UnsupportedMediaType,
+)
+from service.inbox.models import EventStatus
+from service.inbox.writer import InboxWriter, NewEvent
+from service.metrics import WEBHOOK_DELIVERIES
+from service.structuring.redaction import redact_body
+
+log = logging.getLogger("relay.webhooks")
+router = APIRouter(tags=["webhooks"])
+
+# Headers worth keeping with the event (delivery ids, retry counts); never auth headers.
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-atlassian-webhook-identifier",
+    "x-atlassian-webhook-retry",
+    "x-atlassian-webhook-flow",
+    "x-zendesk-account-id",
+    "x-zendesk-webhook-id",
+    "x-zendesk-webhook-invocation-id",
+    "x-zendesk-webhook-signature-timestamp",
+)
+
+
+def _secret(settings: Settings, source: str) -> str:
+    configured: SecretStr | None = {
+        "zendesk": settings.zendesk_webhook_secret,
+        "jira": settings.jira_webhook_secret,
+        "intercom": settings.intercom_client_secret,
+        "freshdesk": settings.freshdesk_webhook_token,
+    }[source]
+    if configured is None or not configured.get_secret_value():
+        raise SourceNotConfigured(f"the {source} webhook is not configured on this Relay")
+    return configured.get_secret_value()
+
+
+def _check_json(headers: Mapping[str, str]) -> None:
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType("send the webhook as application/json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/webhooks/{source}", status_code=202)
+async def receive_webhook(source: str, request: Request) -> JSONResponse:
+    """Store one vendor delivery durably; 202 (new) or 200 (duplicate) only after commit."""
+    vendor = SOURCES.get(source)
+    if vendor is None:
+        raise NotFound(f"no webhook source named {source!r}")
+    settings: Settings = request.app.state.settings
+    secret = _secret(settings, source)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    _check_json(headers)
+    body = await _read_body(request, settings.webhook_max_body_bytes)
+    try:
+        vendor.verify(body, headers, secret, tolerance_seconds=settings.webhook_tolerance_seconds)
+    except InvalidSignature as exc:
+        WEBHOOK_DELIVERIES.labels(source, "rejected").inc()
+        log.warning("webhook rejected", extra={"source": source, "reason": str(exc)})
+        return JSONResponse(
+            {"error": {"code": "invalid_signature", "message": str(exc), "details": None}},
+            status_code=401,
+        )
+    return await _store(request.app.state.inbox_writer, _new_event(vendor, body, headers))
+
+
+def _new_event(vendor: WebhookSource, body: bytes, headers: Mapping[str, str]) -> NewEvent:
+    # The delivery key is taken from the raw body, before redaction changes it.
+    delivery_key = vendor.delivery_key(body, headers)
+    redacted = redact_body(body)
+    return NewEvent(
+        source=vendor.name,
+        delivery_key=delivery_key,
+        task=f"ingest.{vendor.name}",
+        payload=redacted.text,
+        headers={k: headers[k] for k in KEPT_HEADERS if k in headers},
+        hints={"key_modes": sorted(redacted.key_modes), "redactions": redacted.counts},
+        # Authentic but not JSON: kept, and parked for a person straight away.
+        status=EventStatus.PENDING if redacted.is_json else EventStatus.QUARANTINED,
+        last_error=None if redacted.is_json else "body is not valid JSON",
+    )
+
+
+async def _store(writer: InboxWriter, event: NewEvent) -> JSONResponse:
+    try:
+        stored = await asyncio.wrap_future(writer.submit(event))
+    except Exception as exc:
+        WEBHOOK_DELIVERIES.labels(event.source, "error").inc()
+        raise StorageUnavailable("storage is unavailable; the sender should retry") from exc
+    outcome = "duplicate" if stored.duplicate else "accepted"
+    WEBHOOK_DELIVERIES.labels(event.source, outcome).inc()
+    return JSONResponse(
+        {"id": stored.id, "duplicate": stored.duplicate}, status_code=200 if stored.duplicate else 202
+    )

@@ -1,0 +1,154 @@
+"""Group commit for the inbox: many concurrent deliveries, one durable commit.
+
+Every 202 waits for a real commit (with synchronous=FULL on SQLite, an fsync). Rather
+than one transaction per request, a single writer thread takes every delivery queued
+while the previous commit was running and stores them together, so throughput grows
+with concurrency while each answer still comes only after its event is on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.db import Database, new_id, utcnow
+from service.inbox.models import EventStatus, InboxEvent
+
+log = logging.getLogger("relay.inbox")
+
+MAX_BATCH = 256
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A verified, redacted delivery waiting to be stored."""
+
+    source: str
+    delivery_key: str
+    task: str
+    payload: str
+    headers: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, Any] = field(default_factory=dict)
+    status: EventStatus = EventStatus.PENDING
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: str
+    duplicate: bool
+
+
+_Job = tuple[NewEvent, "Future[Stored]"]
+
+
+class InboxWriter:
+    """Stores deliveries in batches on a dedicated thread; `submit` returns a future."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, event: NewEvent) -> Future[Stored]:
+        """Queue `event`; the future resolves once it is committed (or fails)."""
+        future: Future[Stored] = Future()
+        self._queue.put((event, future))
+        return future
+
+    def close(self) -> None:
+        """Store what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stop = self._drain([first])
+            self._commit(batch)
+            if stop:
+                return
+
+    def _drain(self, batch: list[_Job]) -> tuple[list[_Job], bool]:
+        while len(batch) < MAX_BATCH:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+            if job is None:
+                return batch, True
+            batch.append(job)
+        return batch, False
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
+            results = self._store(batch)
+        except IntegrityError:
+            # Another process stored one of these keys between our read and insert
+            # (several API processes on Postgres): fall back to one at a time.
+            results = [self._store_one(job) for job in batch]
+        except Exception as exc:  # storage down: every waiter answers 503
+            log.error("inbox commit failed", extra={"error": str(exc).splitlines()[0]})
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    def _store(self, batch: list[_Job]) -> list[Stored | BaseException]:
+        with self._database.session() as session:
+            return store_events(session, events=[event for event, _ in batch])
+
+    def _store_one(self, job: _Job) -> Stored | BaseException:
+        try:
+            return self._store([job])[0]
+        except Exception as exc:
+            return exc
+
+
+def store_events(session: Session, *, events: list[NewEvent]) -> list[Stored | BaseException]:
+    """Insert new deliveries; a delivery already stored (or repeated in `events`) is a duplicate."""
+    keys = {(e.source, e.delivery_key) for e in events}
+    existing = dict(
+        ((row.source, row.delivery_key), row.id)
+        for row in session.execute(
+            select(InboxEvent.source, InboxEvent.delivery_key, InboxEvent.id).where(
+                tuple_(InboxEvent.source, InboxEvent.delivery_key).in_(keys)
+            )
+        )
+    )
+    results: list[Stored | BaseException] = []
+    for event in events:
+        key = (event.source, event.delivery_key)
+        if key in existing:
+            results.append(Stored(id=existing[key], duplicate=True))
+            continue
+        row = _row(event)
+        session.add(row)
+        existing[key] = row.id
+        results.append(Stored(id=row.id, duplicate=False))
+    session.flush()
+    return results
+
+
+def _row(event: NewEvent) -> InboxEvent:
+    now = utcnow()
+    return InboxEvent(
+        id=new_id("ibx"), source=event.source, delivery_key=event.delivery_key, task=event.task,
+        payload=event.payload, headers=event.headers, hints=event.hints, status=event.status,
+        attempts=0, next_attempt_at=now, received_at=now, last_error=event.last_error,
+    )

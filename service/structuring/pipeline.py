@@ -1,0 +1,67 @@
+"""Structure one text: extraction (codes, ids, environment) plus labels from the classifier.
+
+The classifier is loaded once per process (`use_classifier`); until one is loaded,
+records get the neutral labels below and `model_version` says "none".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from service.structuring.extraction import Extraction, extract
+
+
+class LabelsLike(Protocol):
+    product_area: str
+    payment_method: str | None
+    category: str
+    severity: str
+    confidence: dict[str, float]
+    model_version: str
+
+
+class ClassifierLike(Protocol):
+    def predict(self, subject: str, body: str, extraction: Extraction) -> LabelsLike: ...
+
+
+@dataclass(frozen=True)
+class Structured:
+    extraction: Extraction
+    labels: dict[str, str | None]
+    confidence: dict[str, float] = field(default_factory=dict)
+    model_version: str = "none"
+
+
+_NEUTRAL: dict[str, str | None] = {
+    "product_area": "other", "payment_method": None, "category": "how_to", "severity": "low",
+}
+_classifier: ClassifierLike | None = None
+
+
+def use_classifier(classifier: ClassifierLike | None) -> None:
+    """Make `classifier` the one every record in this process is labelled by."""
+    global _classifier
+    _classifier = classifier
+
+
+def current_classifier() -> ClassifierLike | None:
+    return _classifier
+
+
+def structure(subject: str, text: str, *, key_modes: Iterable[str] = ()) -> Structured:
+    """Extraction and labels for a ticket's subject and text."""
+    extraction = extract(f"{subject}\n{text}", key_modes=key_modes)
+    if _classifier is None:
+        return Structured(extraction=extraction, labels=dict(_NEUTRAL))
+    labels = _classifier.predict(subject, text, extraction)
+    return Structured(
+        extraction=extraction,
+        labels={
+            "product_area": labels.product_area, "payment_method": labels.payment_method,
+            "category": labels.category, "severity": labels.severity,
+        },
+        confidence=dict(labels.confidence),
+        model_version=labels.model_version,
+    )

@@ -1,0 +1,187 @@
+"""The worker: claims due inbox events, runs their handler, records the outcome.
+
+Exactly-once effects: a handler's writes and the event's "handled" mark commit in one
+transaction, and that mark is only written while this worker still holds the claim.
+A worker killed mid-event leaves the claim to expire (the lease); another retakes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.db import Database, utcnow
+from service.inbox.models import EventStatus, InboxEvent
+from service.metrics import EVENT_LAG, EVENTS_PROCESSED
+from service.worker.registry import PermanentFailure, handler_for
+
+log = logging.getLogger("relay.worker")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    task: str
+    attempts: int
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def backoff_seconds(settings: Settings, attempts: int) -> float:
+    """Exponential: base, 2×base, 4×base … capped."""
+    delay = settings.worker_backoff_base_seconds * (2 ** max(attempts - 1, 0))
+    return float(min(delay, settings.worker_backoff_max_seconds))
+
+
+def _due(now: datetime) -> object:
+    return or_(
+        (InboxEvent.status == EventStatus.PENDING) & (InboxEvent.next_attempt_at <= now),
+        (InboxEvent.status == EventStatus.PROCESSING) & (InboxEvent.lease_until < now),
+    )
+
+
+def claim_due(session: Session, *, worker: str, limit: int, lease_seconds: float) -> list[Claim]:
+    """Take up to `limit` due events (or expired claims) for `worker`."""
+    now = utcnow()
+    query = (
+        select(InboxEvent.id, InboxEvent.task, InboxEvent.attempts)
+        .where(_due(now))  # type: ignore[arg-type]
+        .order_by(InboxEvent.next_attempt_at, InboxEvent.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Several worker processes: each skips rows another is claiming.
+        query = query.with_for_update(skip_locked=True)
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_([r.id for r in rows]))
+        .values(
+            status=EventStatus.PROCESSING,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            locked_by=worker,
+            attempts=InboxEvent.attempts + 1,
+        )
+    )
+    return [Claim(id=r.id, task=r.task, attempts=r.attempts + 1) for r in rows]
+
+
+class Worker:
+    """Processes inbox events; `run_once` is one claim-and-handle round."""
+
+    def __init__(self, database: Database, settings: Settings, *, name: str | None = None) -> None:
+        self.database = database
+        self.settings = settings
+        self.name = name or worker_name()
+
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Claim a batch and handle it; the number of events claimed.
+
+        When `stop` is set mid-batch, the event in hand is finished and the rest of
+        the batch is handed back at once rather than left to its lease.
+        """
+        with self.database.session() as session:
+            claims = claim_due(
+                session, worker=self.name, limit=self.settings.worker_batch_size,
+                lease_seconds=self.settings.worker_lease_seconds,
+            )
+        for index, claim in enumerate(claims):
+            if stop is not None and stop.is_set():
+                self._release(claims[index:])
+                break
+            self.process(claim)
+        return len(claims)
+
+    def _release(self, claims: list[Claim]) -> None:
+        with self.database.session() as session:
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_([c.id for c in claims]), InboxEvent.locked_by == self.name)
+                .values(status=EventStatus.PENDING, lease_until=None, locked_by=None,
+                        attempts=InboxEvent.attempts - 1)
+            )
+
+    def process(self, claim: Claim) -> None:
+        """Run the claim's handler; on failure retry later or quarantine."""
+        try:
+            outcome = self._handle(claim)
+        except PermanentFailure as exc:
+            self._fail(claim, str(exc), permanent=True)
+        except Exception as exc:
+            log.exception("event failed", extra={"event_id": claim.id, "task": claim.task})
+            self._fail(claim, f"{type(exc).__name__}: {exc}", permanent=False)
+        else:
+            EVENTS_PROCESSED.labels(claim.task, outcome).inc()
+
+    def _handle(self, claim: Claim) -> str:
+        handler = handler_for(claim.task)
+        if handler is None:
+            raise PermanentFailure(f"no handler for task {claim.task!r}")
+        with self.database.session() as session:
+            event = session.get(InboxEvent, claim.id)
+            if event is None or not self._still_mine(event):
+                return "lost_claim"
+            result = handler(session, event)
+            event.status, event.result = EventStatus.HANDLED, result[:200]
+            event.handled_at, event.lease_until, event.last_error = utcnow(), None, None
+            EVENT_LAG.observe((event.handled_at - event.received_at).total_seconds())
+        return "handled"
+
+    def _still_mine(self, event: InboxEvent) -> bool:
+        return event.status == EventStatus.PROCESSING and event.locked_by == self.name
+
+    def _fail(self, claim: Claim, error: str, *, permanent: bool) -> None:
+        parked = permanent or claim.attempts >= self.settings.worker_max_attempts
+        status = EventStatus.QUARANTINED if parked else EventStatus.PENDING
+        retry_at = utcnow() + timedelta(seconds=backoff_seconds(self.settings, claim.attempts))
+        with self.database.session() as session:
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id == claim.id, InboxEvent.locked_by == self.name)
+                .values(status=status, last_error=error[:4000], next_attempt_at=retry_at,
+                        lease_until=None)
+            )
+        EVENTS_PROCESSED.labels(claim.task, "quarantined" if parked else "retry").inc()
+
+
+class WorkerThread:
+    """Runs a Worker in a background thread until `stop`, finishing the event in hand."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self._worker = Worker(database, settings)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="relay-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        run_until_stopped(self._worker, self._stop)
+
+
+def run_until_stopped(worker: Worker, stop: threading.Event) -> None:
+    """Poll for work until `stop` is set; a failing round is logged and retried."""
+    while not stop.is_set():
+        try:
+            busy = worker.run_once(stop)
+        except Exception:
+            log.exception("worker round failed; retrying")
+            busy = 0
+        if not busy:
+            stop.wait(worker.settings.worker_poll_seconds)
