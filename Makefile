@@ -26,6 +26,7 @@ install-dev: $(VENV)/.installed-dev
 
 ## make run: install, migrate, start the API and the worker on http://$(HOST):$(PORT) (SQLite in ./var)
 run: install
+	$(BIN)/python -m service.devenv .env
 	$(BIN)/relay migrate
 	$(BIN)/relay serve --host $(HOST) --port $(PORT)
 

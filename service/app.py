@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import ops
+from service.auth import routes as auth_routes
 from service.auth import tokens
 from service.config import Settings, get_settings
 from service.db import Database
@@ -61,7 +62,7 @@ def _announce_admin_token(database: Database, settings: Settings) -> None:
         return
     if clear:
         # Printed once, on the first start; only its hash is stored.
-        print(f"\n  Relay admin token (shown once): {clear}\n", flush=True)  # noqa: T201
+        print(f"\n  Relay admin token (shown once): {clear}\n", flush=True)
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
@@ -72,9 +73,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.state.settings = settings
     app.state.run_worker = run_worker
     _add_error_handlers(app)
+    auth_routes.install_page_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for router in (
         ops.router,
+        auth_routes.router,
         inbox_routes.router,
         inbox_admin_routes.router,
         feedback_routes.router,
@@ -89,6 +92,14 @@ def _error(status: int, code: str, message: str, details: Any = None) -> JSONRes
     )
 
 
+def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
+    """`("body", "merchant", "id")` → `merchant.id`; query and path keep their prefix."""
+    parts = [str(p) for p in location]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RelayError)
     async def relay_error(_: Request, exc: RelayError) -> JSONResponse:
@@ -96,10 +107,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
-            for e in exc.errors()
-        ]
+        details = [{"field": _field_name(e["loc"]), "message": e["msg"]} for e in exc.errors()]
         fields = ", ".join(d["field"] or "body" for d in details)
         return _error(422, "validation_error", f"invalid request: {fields}", details)
 

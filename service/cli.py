@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from service import migrate as migrations
+from service.auth.cli import tokens_app, users_app
 from service.config import get_settings
 from service.db import Database
 from service.inbox import service as inbox_service
@@ -19,6 +20,8 @@ from service.inbox.models import EventStatus
 app = typer.Typer(help="Relay: merchant feedback for Customer Success.", no_args_is_help=True)
 events_app = typer.Typer(help="Inspect and replay inbox events.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 
 def _database() -> Database:
@@ -97,11 +100,19 @@ def events_list(
         rows = inbox_service.list_events(session, status=status, source=source, limit=limit)
         for row in rows:
             if as_json:
-                typer.echo(json.dumps({
-                    "id": row.id, "source": row.source, "status": row.status,
-                    "attempts": row.attempts, "received_at": row.received_at.isoformat(),
-                    "last_error": row.last_error, "result": row.result,
-                }))
+                typer.echo(
+                    json.dumps(
+                        {
+                            "id": row.id,
+                            "source": row.source,
+                            "status": row.status,
+                            "attempts": row.attempts,
+                            "received_at": row.received_at.isoformat(),
+                            "last_error": row.last_error,
+                            "result": row.result,
+                        }
+                    )
+                )
             else:
                 typer.echo(
                     f"{row.id}  {row.source:<9} {row.status:<11} attempts={row.attempts}  "
@@ -112,8 +123,12 @@ def events_list(
 
 @events_app.command("replay")
 def events_replay(
-    event_id: Annotated[list[str] | None, typer.Option("--id", help="event id (repeatable)")] = None,
-    status: Annotated[EventStatus | None, typer.Option(help="replay every event in this status")] = None,
+    event_id: Annotated[
+        list[str] | None, typer.Option("--id", help="event id (repeatable)")
+    ] = None,
+    status: Annotated[
+        EventStatus | None, typer.Option(help="replay every event in this status")
+    ] = None,
 ) -> None:
     """Queue quarantined (or handled) events again."""
     database = _database()

@@ -47,7 +47,7 @@ def _bearer(request: Request) -> str:
 def get_principal(request: Request, database: DatabaseDep) -> Principal:
     """The caller behind the bearer token (401 when missing, unknown or revoked)."""
     token = _bearer(request)
-    with database.sessionmaker() as session:
+    with database.session() as session:
         principal = tokens.authenticate(session, token=token)
     if principal is None:
         raise NotAuthenticated("unknown or revoked token")

@@ -4,7 +4,7 @@ RELAY_TEST_DATABASE_URL says so), migrated once per run and emptied before each 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -92,3 +92,22 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def drain(database: Database, settings: Settings, *, rounds: int = 50) -> int:
+    """Run the worker until no event is due; the number of events it handled."""
+    from service.worker.runner import Worker
+
+    worker, total = Worker(database, settings), 0
+    for _ in range(rounds):
+        handled = worker.run_once()
+        if not handled:
+            return total
+        total += handled
+    raise AssertionError("the worker still had due events after many rounds")
+
+
+@pytest.fixture
+def run_worker(app: FastAPI, settings: Settings) -> Callable[[], int]:
+    """Process every due event now, in the test's thread."""
+    return lambda: drain(app.state.db, settings)

@@ -40,13 +40,21 @@ def list_feedback(
 ) -> FeedbackPage:
     """Records oldest first; follow `next_cursor` for the next page."""
     filters = feedback_service.FeedbackFilters(
-        source=source, product_area=product_area, payment_method=payment_method,
-        category=category, theme_id=theme_id, merchant_id=merchant_id, since=since, until=until,
+        source=source,
+        product_area=product_area,
+        payment_method=payment_method,
+        category=category,
+        theme_id=theme_id,
+        merchant_id=merchant_id,
+        since=since,
+        until=until,
     )
     rows, next_cursor = feedback_service.list_page(
         session, filters=filters, limit=limit, cursor=cursor
     )
-    return FeedbackPage(items=[FeedbackOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return FeedbackPage(
+        items=[FeedbackOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/{feedback_id}")

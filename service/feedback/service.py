@@ -20,7 +20,13 @@ from service.structuring import pipeline
 from service.structuring.redaction import redact_text
 
 SNAPSHOT_FIELDS = (
-    "subject", "description", "status", "priority", "tags", "external_url", "created_at",
+    "subject",
+    "description",
+    "status",
+    "priority",
+    "tags",
+    "external_url",
+    "created_at",
 )
 CORRECTABLE = ("product_area", "category", "payment_method", "theme_id")
 
@@ -74,11 +80,28 @@ def _record_for(session: Session, ticket: NormalizedTicket) -> Feedback:
     if record is None:
         now = utcnow()
         record = Feedback(
-            id=new_id("fb"), source=ticket.source, external_id=ticket.external_id, subject="",
-            description="", text="", comments=[], tags=[], field_versions={}, source_version="",
-            environment_hints=[], jira_keys=[], corrected={}, confidence={}, error_codes=[],
-            http_statuses=[], event_types=[], resource_ids=[], created_at=now, updated_at=now,
-            status="new", deleted=False,
+            id=new_id("fb"),
+            source=ticket.source,
+            external_id=ticket.external_id,
+            subject="",
+            description="",
+            text="",
+            comments=[],
+            tags=[],
+            field_versions={},
+            source_version="",
+            environment_hints=[],
+            jira_keys=[],
+            corrected={},
+            confidence={},
+            error_codes=[],
+            http_statuses=[],
+            event_types=[],
+            resource_ids=[],
+            created_at=now,
+            updated_at=now,
+            status="new",
+            deleted=False,
         )
         session.add(record)
     return record
@@ -94,9 +117,13 @@ def _set(record: Feedback, field: str, version: str) -> None:
 
 def _apply_snapshot(record: Feedback, ticket: NormalizedTicket, version: str) -> None:
     values: dict[str, Any] = {
-        "subject": ticket.subject, "description": ticket.description, "status": ticket.status,
-        "priority": ticket.priority, "tags": list(ticket.tags) if ticket.tags is not None else None,
-        "external_url": ticket.external_url, "created_at": ticket.created_at,
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "tags": list(ticket.tags) if ticket.tags is not None else None,
+        "external_url": ticket.external_url,
+        "created_at": ticket.created_at,
     }
     if ticket.deleted:
         values["status"] = "deleted"
@@ -167,9 +194,7 @@ def upsert_merchant(session: Session, *, merchant: MerchantIn) -> Merchant:
 def composed_text(record: Feedback) -> str:
     """What the merchant said: the description and the requester's public comments."""
     parts = [record.description]
-    parts += [
-        c["body"] for c in record.comments if c["public"] and c["author_role"] == "requester"
-    ]
+    parts += [c["body"] for c in record.comments if c["public"] and c["author_role"] == "requester"]
     return "\n\n".join(p for p in parts if p)
 
 
@@ -203,7 +228,9 @@ def submit(session: Session, *, data: FeedbackIn) -> Feedback:
         subject=data.subject,
         description=data.body,
         status="new",
-        merchant=MerchantRef(id=data.merchant.id, name=data.merchant.name) if data.merchant else None,
+        merchant=MerchantRef(id=data.merchant.id, name=data.merchant.name)
+        if data.merchant
+        else None,
     )
     redaction = redact_text(f"{data.subject}\n{data.body}")
     return apply_ticket(session, ticket=ticket, tiebreak="api", key_modes=redaction.key_modes)
@@ -235,11 +262,17 @@ class FeedbackFilters:
     until: datetime | None = None
 
 
-def filtered(filters: FeedbackFilters) -> Select[tuple[Feedback]]:
+def filtered(filters: FeedbackFilters) -> Select[Feedback]:
     """The records matching `filters`, oldest first (stable: created_at, id)."""
     query = select(Feedback)
-    for field in ("source", "product_area", "payment_method", "category", "theme_id",
-                  "merchant_id"):
+    for field in (
+        "source",
+        "product_area",
+        "payment_method",
+        "category",
+        "theme_id",
+        "merchant_id",
+    ):
         value = getattr(filters, field)
         if value is not None:
             query = query.where(getattr(Feedback, field) == value)
@@ -261,7 +294,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         stamp, record_id = raw.split("|", 1)
         return datetime.fromisoformat(stamp), record_id
     except ValueError as exc:
-        raise InvalidRequest("cursor is not one this API gave out", details={"field": "cursor"}) from exc
+        raise InvalidRequest(
+            "cursor is not one this API gave out", details={"field": "cursor"}
+        ) from exc
 
 
 def list_page(
@@ -272,8 +307,10 @@ def list_page(
     if cursor:
         created_at, record_id = decode_cursor(cursor)
         query = query.where(
-            or_(Feedback.created_at > created_at,
-                and_(Feedback.created_at == created_at, Feedback.id > record_id))
+            or_(
+                Feedback.created_at > created_at,
+                and_(Feedback.created_at == created_at, Feedback.id > record_id),
+            )
         )
     rows = list(session.scalars(query.limit(limit + 1)))
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None

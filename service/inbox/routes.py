@@ -123,5 +123,6 @@ async def _store(writer: InboxWriter, event: NewEvent) -> JSONResponse:
     outcome = "duplicate" if stored.duplicate else "accepted"
     WEBHOOK_DELIVERIES.labels(event.source, outcome).inc()
     return JSONResponse(
-        {"id": stored.id, "duplicate": stored.duplicate}, status_code=200 if stored.duplicate else 202
+        {"id": stored.id, "duplicate": stored.duplicate},
+        status_code=200 if stored.duplicate else 202,
     )

@@ -35,15 +35,14 @@ def get_event(session: Session, *, event_id: str) -> InboxEvent:
     return event
 
 
-def replay(
-    session: Session, *, ids: Sequence[str] = (), status: str | None = None
-) -> list[str]:
+def replay(session: Session, *, ids: Sequence[str] = (), status: str | None = None) -> list[str]:
     """Put events back in the queue (attempts reset); returns the ids replayed."""
     if not ids and status is None:
         raise InvalidRequest("name event ids or a status to replay")
     if status is not None and status not in (EventStatus.QUARANTINED, EventStatus.HANDLED):
-        raise InvalidRequest("only quarantined or handled events can be replayed",
-                             details={"field": "status"})
+        raise InvalidRequest(
+            "only quarantined or handled events can be replayed", details={"field": "status"}
+        )
     query = select(InboxEvent.id).where(InboxEvent.status != EventStatus.PROCESSING)
     query = query.where(InboxEvent.id.in_(ids)) if ids else query.where(InboxEvent.status == status)
     chosen = list(session.scalars(query))
@@ -53,7 +52,13 @@ def replay(
     session.execute(
         update(InboxEvent)
         .where(InboxEvent.id.in_(chosen))
-        .values(status=EventStatus.PENDING, attempts=0, next_attempt_at=utcnow(),
-                lease_until=None, locked_by=None, last_error=None)
+        .values(
+            status=EventStatus.PENDING,
+            attempts=0,
+            next_attempt_at=utcnow(),
+            lease_until=None,
+            locked_by=None,
+            last_error=None,
+        )
     )
     return chosen

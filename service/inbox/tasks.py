@@ -21,7 +21,9 @@ def ingest(session: Session, event: InboxEvent) -> str:
     if ticket is None:
         return "ignored: not a ticket event"
     record = feedback_service.apply_ticket(
-        session, ticket=ticket, tiebreak=event.delivery_key,
+        session,
+        ticket=ticket,
+        tiebreak=event.delivery_key,
         key_modes=event.hints.get("key_modes", ()),
     )
     return f"feedback {record.id} {ticket.event_type}"

@@ -148,7 +148,16 @@ def store_events(session: Session, *, events: list[NewEvent]) -> list[Stored | B
 def _row(event: NewEvent) -> InboxEvent:
     now = utcnow()
     return InboxEvent(
-        id=new_id("ibx"), source=event.source, delivery_key=event.delivery_key, task=event.task,
-        payload=event.payload, headers=event.headers, hints=event.hints, status=event.status,
-        attempts=0, next_attempt_at=now, received_at=now, last_error=event.last_error,
+        id=new_id("ibx"),
+        source=event.source,
+        delivery_key=event.delivery_key,
+        task=event.task,
+        payload=event.payload,
+        headers=event.headers,
+        hints=event.hints,
+        status=event.status,
+        attempts=0,
+        next_attempt_at=now,
+        received_at=now,
+        last_error=event.last_error,
     )

@@ -38,7 +38,7 @@ def worker_name() -> str:
 
 
 def backoff_seconds(settings: Settings, attempts: int) -> float:
-    """Exponential: base, 2×base, 4×base … capped."""
+    """Exponential: base, 2*base, 4*base ... capped."""
     delay = settings.worker_backoff_base_seconds * (2 ** max(attempts - 1, 0))
     return float(min(delay, settings.worker_backoff_max_seconds))
 
@@ -94,7 +94,9 @@ class Worker:
         """
         with self.database.session() as session:
             claims = claim_due(
-                session, worker=self.name, limit=self.settings.worker_batch_size,
+                session,
+                worker=self.name,
+                limit=self.settings.worker_batch_size,
                 lease_seconds=self.settings.worker_lease_seconds,
             )
         for index, claim in enumerate(claims):
@@ -109,8 +111,12 @@ class Worker:
             session.execute(
                 update(InboxEvent)
                 .where(InboxEvent.id.in_([c.id for c in claims]), InboxEvent.locked_by == self.name)
-                .values(status=EventStatus.PENDING, lease_until=None, locked_by=None,
-                        attempts=InboxEvent.attempts - 1)
+                .values(
+                    status=EventStatus.PENDING,
+                    lease_until=None,
+                    locked_by=None,
+                    attempts=InboxEvent.attempts - 1,
+                )
             )
 
     def process(self, claim: Claim) -> None:
@@ -150,8 +156,12 @@ class Worker:
             session.execute(
                 update(InboxEvent)
                 .where(InboxEvent.id == claim.id, InboxEvent.locked_by == self.name)
-                .values(status=status, last_error=error[:4000], next_attempt_at=retry_at,
-                        lease_until=None)
+                .values(
+                    status=status,
+                    last_error=error[:4000],
+                    next_attempt_at=retry_at,
+                    lease_until=None,
+                )
             )
         EVENTS_PROCESSED.labels(claim.task, "quarantined" if parked else "retry").inc()
 
