@@ -22,6 +22,7 @@ from service.auth import tokens
 from service.config import Settings, get_settings
 from service.db import Database
 from service.errors import RelayError
+from service.feedback import classify as classify_routes
 from service.feedback import routes as feedback_routes
 from service.inbox import admin_routes as inbox_admin_routes
 from service.inbox import routes as inbox_routes
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         inbox_routes.router,
         inbox_admin_routes.router,
         feedback_routes.router,
+        classify_routes.router,
     ):
         app.include_router(router)
     return app

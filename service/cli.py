@@ -87,6 +87,22 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+@app.command()
+def demo() -> None:
+    """Load the synthetic ticket set through the real pipeline and say where to look."""
+    from service import demo as demo_data
+
+    settings = get_settings()
+    database = Database(settings.database_url)
+    summary = demo_data.load(database, settings)
+    database.dispose()
+    typer.echo(
+        f"loaded {summary.tickets} tickets as {summary.events} Zendesk deliveries; "
+        f"{summary.processed} processed"
+    )
+    typer.echo("feedback: GET /api/v1/feedback (relay serve, then use the admin token)")
+
+
 @events_app.command("list")
 def events_list(
     status: Annotated[EventStatus | None, typer.Option(help="filter by status")] = None,

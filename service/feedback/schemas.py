@@ -44,18 +44,11 @@ class FeedbackPatch(BaseModel):
     theme_id: str | None = None
 
 
-class FeedbackOut(BaseModel):
+class StructuredFields(BaseModel):
+    """The TAXONOMY.md fields, shared by records and the classify endpoint."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: str
-    source: str
-    external_id: str
-    external_url: str | None
-    merchant_id: str | None
-    merchant_name: str | None
-    merchant_segment: str | None
-    subject: str
-    text: str
     product_area: str
     payment_method: str | None
     category: str
@@ -66,6 +59,18 @@ class FeedbackOut(BaseModel):
     environment: str
     severity: str
     confidence: dict[str, float]
+
+
+class FeedbackOut(StructuredFields):
+    id: str
+    source: str
+    external_id: str
+    external_url: str | None
+    merchant_id: str | None
+    merchant_name: str | None
+    merchant_segment: str | None
+    subject: str
+    text: str
     labelled_by: str | None
     corrected: dict[str, object]
     theme_id: str | None

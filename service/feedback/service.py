@@ -207,7 +207,7 @@ def restructure(record: Feedback) -> None:
     record.event_types = list(result.extraction.event_types)
     record.resource_ids = list(result.extraction.resource_ids)
     record.environment = result.extraction.environment
-    labels = {**result.labels, **record.corrected}
+    labels = {**result.labels.as_dict(), **record.corrected}
     record.product_area = labels["product_area"]
     record.payment_method = labels["payment_method"]
     record.category = labels["category"]

@@ -27,16 +27,31 @@ class ClassifierLike(Protocol):
 
 
 @dataclass(frozen=True)
+class LabelSet:
+    """The four taxonomy labels; the neutral defaults apply until a classifier is loaded."""
+
+    product_area: str = "other"
+    payment_method: str | None = None
+    category: str = "how_to"
+    severity: str = "low"
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "product_area": self.product_area,
+            "payment_method": self.payment_method,
+            "category": self.category,
+            "severity": self.severity,
+        }
+
+
+@dataclass(frozen=True)
 class Structured:
     extraction: Extraction
-    labels: dict[str, str | None]
+    labels: LabelSet
     confidence: dict[str, float] = field(default_factory=dict)
     model_version: str = "none"
 
 
-_NEUTRAL: dict[str, str | None] = {
-    "product_area": "other", "payment_method": None, "category": "how_to", "severity": "low",
-}
 _classifier: ClassifierLike | None = None
 
 
@@ -54,14 +69,16 @@ def structure(subject: str, text: str, *, key_modes: Iterable[str] = ()) -> Stru
     """Extraction and labels for a ticket's subject and text."""
     extraction = extract(f"{subject}\n{text}", key_modes=key_modes)
     if _classifier is None:
-        return Structured(extraction=extraction, labels=dict(_NEUTRAL))
+        return Structured(extraction=extraction, labels=LabelSet())
     labels = _classifier.predict(subject, text, extraction)
     return Structured(
         extraction=extraction,
-        labels={
-            "product_area": labels.product_area, "payment_method": labels.payment_method,
-            "category": labels.category, "severity": labels.severity,
-        },
+        labels=LabelSet(
+            product_area=labels.product_area,
+            payment_method=labels.payment_method,
+            category=labels.category,
+            severity=labels.severity,
+        ),
         confidence=dict(labels.confidence),
         model_version=labels.model_version,
     )

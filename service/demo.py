@@ -1,0 +1,107 @@
+"""`relay demo`: the shipped synthetic tickets, fed through the real pipeline.
+
+Each corpus ticket becomes Zendesk event-subscription deliveries (created, then the agent's
+reply and the status change when solved), stored in the inbox exactly as the webhook would
+store them, and processed by the worker. Merchants are loaded first, as a CRM sync would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from service.config import Settings
+from service.db import Database
+from service.feedback import service as feedback_service
+from service.feedback.schemas import MerchantIn
+from service.inbox.models import EventStatus
+from service.inbox.writer import NewEvent, store_events
+from service.structuring.redaction import redact_body
+from service.worker.runner import Worker
+
+CORPUS = Path(__file__).resolve().parent / "structuring" / "corpus" / "tickets-dev.jsonl"
+ORG_PREFIX = "zendesk-org:"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    tickets: int
+    events: int
+    processed: int
+
+
+def corpus_tickets() -> Iterator[dict[str, Any]]:
+    with CORPUS.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _event(
+    ticket: dict[str, Any], kind: str, at: datetime, *, status: str,
+    event: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    number = int(ticket["id"].removeprefix("T-"))
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+    return {
+        "type": f"zen:event-type:ticket.{kind}",
+        "account_id": 1,
+        "id": f"demo-{ticket['id']}-{kind}",
+        "time": stamp,
+        "zendesk_event_version": "2022-11-06",
+        "subject": f"zen:ticket:{number}",
+        "detail": {
+            "id": str(number), "subject": ticket["subject"], "description": ticket["body"],
+            "status": status, "organization_id": ticket["merchant"]["id"],
+            "requester_id": "1", "created_at": ticket["created_at"], "updated_at": stamp,
+            "tags": [ticket["channel"]],
+        },
+        "event": event or {},
+    }
+
+
+def ticket_events(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+    """The deliveries Zendesk would send for this ticket's life so far."""
+    created = datetime.fromisoformat(ticket["created_at"].replace("Z", "+00:00"))
+    events = [_event(ticket, "created", created, status="NEW")]
+    if ticket.get("agent_reply"):
+        reply = {"comment": {
+            "id": f"{ticket['id']}-reply", "body": ticket["agent_reply"], "is_public": True,
+            "author": {"id": "2", "is_staff": True, "name": "CS agent"},
+        }}
+        events.append(_event(ticket, "comment_added", created + timedelta(hours=2),
+                             status="PENDING", event=reply))
+    final = {"solved": "SOLVED", "pending": "PENDING", "open": "OPEN"}.get(ticket["status"])
+    if final:
+        events.append(_event(ticket, "status_changed", created + timedelta(hours=3), status=final))
+    return events
+
+
+def _inbox_event(body: dict[str, Any]) -> NewEvent:
+    redacted = redact_body(json.dumps(body).encode())
+    return NewEvent(
+        source="zendesk", delivery_key=body["id"], task="ingest.zendesk", payload=redacted.text,
+        hints={"key_modes": sorted(redacted.key_modes), "redactions": redacted.counts},
+        status=EventStatus.PENDING,
+    )
+
+
+def load(database: Database, settings: Settings) -> DemoSummary:
+    """Store merchants and the corpus as Zendesk deliveries, then process them all."""
+    tickets = list(corpus_tickets())
+    with database.session() as session:
+        for ticket in tickets:
+            merchant = ticket["merchant"]
+            feedback_service.upsert_merchant(session, merchant=MerchantIn(
+                id=ORG_PREFIX + merchant["id"], name=merchant["name"],
+                segment=merchant["segment"], monthly_tpv_php=merchant["monthly_tpv_php"]))
+        events = [_inbox_event(e) for t in tickets for e in ticket_events(t)]
+        store_events(session, events=events)
+    worker, processed = Worker(database, settings), 0
+    while handled := worker.run_once():
+        processed += handled
+    return DemoSummary(tickets=len(tickets), events=len(events), processed=processed)
