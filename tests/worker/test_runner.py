@@ -1,0 +1,151 @@
+"""The worker's contract: retries with backoff, quarantine, leases, graceful stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.db import Database, utcnow
+from service.inbox.models import InboxEvent
+from service.inbox.writer import NewEvent, store_events
+from service.worker.registry import HANDLERS, PermanentFailure
+from service.worker.runner import Worker, WorkerThread, backoff_seconds, claim_due
+
+
+@pytest.fixture
+def handlers() -> Iterator[dict[str, object]]:
+    saved = dict(HANDLERS)
+    yield HANDLERS  # type: ignore[misc]
+    HANDLERS.clear()
+    HANDLERS.update(saved)
+
+
+def enqueue(database: Database, task: str, count: int = 1) -> list[str]:
+    with database.session() as session:
+        stored = store_events(
+            session,
+            events=[
+                NewEvent(source="test", delivery_key=f"{task}-{n}", task=task, payload="{}")
+                for n in range(count)
+            ],
+        )
+    return [s.id for s in stored]  # type: ignore[union-attr]
+
+
+def event(database: Database, event_id: str) -> InboxEvent:
+    with database.session() as session:
+        found = session.get(InboxEvent, event_id)
+        assert found is not None
+        return found
+
+
+def make_due(database: Database) -> None:
+    with database.session() as session:
+        session.execute(update(InboxEvent).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+
+
+def test_backoff_doubles_and_is_capped(settings: Settings) -> None:
+    tuned = settings.model_copy(
+        update={"worker_backoff_base_seconds": 2.0, "worker_backoff_max_seconds": 10.0}
+    )
+    assert [backoff_seconds(tuned, n) for n in (1, 2, 3, 4, 5)] == [2, 4, 8, 10, 10]
+
+
+def test_failures_retry_then_park_in_quarantine(
+    db: Database, settings: Settings, handlers: dict[str, object]
+) -> None:
+    calls: list[str] = []
+
+    def always_fails(_session: Session, row: InboxEvent) -> str:
+        calls.append(row.id)
+        raise RuntimeError("vendor down")
+
+    handlers["test.fails"] = always_fails
+    tuned = settings.model_copy(update={"worker_max_attempts": 3})
+    [event_id] = enqueue(db, "test.fails")
+    worker = Worker(db, tuned)
+    for expected_status in ("pending", "pending", "quarantined"):
+        make_due(db)
+        assert worker.run_once() == 1
+        assert event(db, event_id).status == expected_status
+    parked = event(db, event_id)
+    assert parked.attempts == 3 and "vendor down" in (parked.last_error or "")
+    make_due(db)
+    assert worker.run_once() == 0 and len(calls) == 3
+
+
+def test_retry_waits_for_its_backoff(
+    db: Database, settings: Settings, handlers: dict[str, object]
+) -> None:
+    def fails(_session: Session, _row: InboxEvent) -> str:
+        raise RuntimeError("later")
+
+    handlers["test.later"] = fails
+    [event_id] = enqueue(db, "test.later")
+    worker = Worker(db, settings.model_copy(update={"worker_backoff_base_seconds": 60.0}))
+    assert worker.run_once() == 1
+    assert worker.run_once() == 0  # not due for a minute
+    assert event(db, event_id).next_attempt_at > utcnow() + timedelta(seconds=50)
+
+
+def test_permanent_failure_is_quarantined_at_once(
+    db: Database, settings: Settings, handlers: dict[str, object]
+) -> None:
+    def unparseable(_session: Session, _row: InboxEvent) -> str:
+        raise PermanentFailure("cannot parse")
+
+    handlers["test.bad"] = unparseable
+    [event_id] = enqueue(db, "test.bad")
+    Worker(db, settings).run_once()
+    parked = event(db, event_id)
+    assert parked.status == "quarantined" and parked.attempts == 1
+    assert parked.last_error == "cannot parse"
+
+
+def test_expired_claim_is_retaken_and_the_old_worker_cannot_finish_it(
+    db: Database, settings: Settings, handlers: dict[str, object]
+) -> None:
+    handlers["test.ok"] = lambda _s, _r: "done"
+    [event_id] = enqueue(db, "test.ok")
+    slow, fast = Worker(db, settings, name="slow"), Worker(db, settings, name="fast")
+
+    with db.session() as session:
+        [claim] = claim_due(session, worker="slow", limit=1, lease_seconds=0.01)
+    time.sleep(0.05)
+    assert fast.run_once() == 1  # the lease ran out: retaken
+    slow.process(claim)  # the first worker wakes up late
+    finished = event(db, event_id)
+    assert finished.status == "handled" and finished.attempts == 2
+    assert finished.locked_by == "fast"
+
+
+def test_graceful_stop_finishes_the_event_in_hand_and_hands_back_the_rest(
+    db: Database, settings: Settings, handlers: dict[str, object]
+) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow(_session: Session, _row: InboxEvent) -> str:
+        started.set()
+        release.wait(10)
+        return "done"
+
+    handlers["test.slow"] = slow
+    ids = enqueue(db, "test.slow", count=3)
+    thread = WorkerThread(db, settings)
+    thread.start()
+    assert started.wait(10)
+    stopper = threading.Thread(target=thread.stop)
+    stopper.start()
+    time.sleep(0.1)
+    release.set()
+    stopper.join(10)
+    statuses = sorted(event(db, i).status for i in ids)
+    assert statuses == ["handled", "pending", "pending"]
+    assert all(event(db, i).locked_by is None for i in ids if event(db, i).status == "pending")
