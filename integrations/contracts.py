@@ -17,11 +17,11 @@ TicketStatus = Literal["new", "open", "pending", "on_hold", "solved", "closed", 
 TicketPriority = Literal["low", "normal", "high", "urgent"]
 
 
-class InvalidSignature(Exception):  # noqa: N818 - the vendor-neutral name used across edges
+class InvalidSignature(Exception):
     """The request is not authentic: bad, missing or stale signature or token."""
 
 
-class UnparseablePayload(Exception):  # noqa: N818
+class UnparseablePayload(Exception):
     """The request is authentic but its body cannot be understood; it goes to quarantine."""
 
 

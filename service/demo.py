@@ -42,7 +42,11 @@ def corpus_tickets() -> Iterator[dict[str, Any]]:
 
 
 def _event(
-    ticket: dict[str, Any], kind: str, at: datetime, *, status: str,
+    ticket: dict[str, Any],
+    kind: str,
+    at: datetime,
+    *,
+    status: str,
     event: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     number = int(ticket["id"].removeprefix("T-"))
@@ -55,9 +59,14 @@ def _event(
         "zendesk_event_version": "2022-11-06",
         "subject": f"zen:ticket:{number}",
         "detail": {
-            "id": str(number), "subject": ticket["subject"], "description": ticket["body"],
-            "status": status, "organization_id": ticket["merchant"]["id"],
-            "requester_id": "1", "created_at": ticket["created_at"], "updated_at": stamp,
+            "id": str(number),
+            "subject": ticket["subject"],
+            "description": ticket["body"],
+            "status": status,
+            "organization_id": ticket["merchant"]["id"],
+            "requester_id": "1",
+            "created_at": ticket["created_at"],
+            "updated_at": stamp,
             "tags": [ticket["channel"]],
         },
         "event": event or {},
@@ -69,12 +78,19 @@ def ticket_events(ticket: dict[str, Any]) -> list[dict[str, Any]]:
     created = datetime.fromisoformat(ticket["created_at"].replace("Z", "+00:00"))
     events = [_event(ticket, "created", created, status="NEW")]
     if ticket.get("agent_reply"):
-        reply = {"comment": {
-            "id": f"{ticket['id']}-reply", "body": ticket["agent_reply"], "is_public": True,
-            "author": {"id": "2", "is_staff": True, "name": "CS agent"},
-        }}
-        events.append(_event(ticket, "comment_added", created + timedelta(hours=2),
-                             status="PENDING", event=reply))
+        reply = {
+            "comment": {
+                "id": f"{ticket['id']}-reply",
+                "body": ticket["agent_reply"],
+                "is_public": True,
+                "author": {"id": "2", "is_staff": True, "name": "CS agent"},
+            }
+        }
+        events.append(
+            _event(
+                ticket, "comment_added", created + timedelta(hours=2), status="PENDING", event=reply
+            )
+        )
     final = {"solved": "SOLVED", "pending": "PENDING", "open": "OPEN"}.get(ticket["status"])
     if final:
         events.append(_event(ticket, "status_changed", created + timedelta(hours=3), status=final))
@@ -84,7 +100,10 @@ def ticket_events(ticket: dict[str, Any]) -> list[dict[str, Any]]:
 def _inbox_event(body: dict[str, Any]) -> NewEvent:
     redacted = redact_body(json.dumps(body).encode())
     return NewEvent(
-        source="zendesk", delivery_key=body["id"], task="ingest.zendesk", payload=redacted.text,
+        source="zendesk",
+        delivery_key=body["id"],
+        task="ingest.zendesk",
+        payload=redacted.text,
         hints={"key_modes": sorted(redacted.key_modes), "redactions": redacted.counts},
         status=EventStatus.PENDING,
     )
@@ -96,9 +115,15 @@ def load(database: Database, settings: Settings) -> DemoSummary:
     with database.session() as session:
         for ticket in tickets:
             merchant = ticket["merchant"]
-            feedback_service.upsert_merchant(session, merchant=MerchantIn(
-                id=ORG_PREFIX + merchant["id"], name=merchant["name"],
-                segment=merchant["segment"], monthly_tpv_php=merchant["monthly_tpv_php"]))
+            feedback_service.upsert_merchant(
+                session,
+                merchant=MerchantIn(
+                    id=ORG_PREFIX + merchant["id"],
+                    name=merchant["name"],
+                    segment=merchant["segment"],
+                    monthly_tpv_php=merchant["monthly_tpv_php"],
+                ),
+            )
         events = [_inbox_event(e) for t in tickets for e in ticket_events(t)]
         store_events(session, events=events)
     worker, processed = Worker(database, settings), 0

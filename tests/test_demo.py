@@ -18,10 +18,15 @@ def test_demo_loads_every_ticket_and_redacts_every_secret(db: Database, settings
     assert summary.processed == summary.events
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Feedback)) == 220
-        statuses = dict(session.execute(
-            select(Feedback.ticket_status, func.count()).group_by(Feedback.ticket_status)).all())
+        statuses = dict(
+            session.execute(
+                select(Feedback.ticket_status, func.count()).group_by(Feedback.ticket_status)
+            ).all()
+        )
         payloads = " ".join(session.scalars(select(InboxEvent.payload)))
-        texts = " ".join(f"{r.subject} {r.text} {r.comments}" for r in session.scalars(select(Feedback)))
+        texts = " ".join(
+            f"{r.subject} {r.text} {r.comments}" for r in session.scalars(select(Feedback))
+        )
     expected = {}
     for ticket in tickets:
         expected[ticket["status"]] = expected.get(ticket["status"], 0) + 1

@@ -1,7 +1,6 @@
 """Errors raised by sign-in, users and CSRF checks (all `RelayError`s)."""
 
 # The project names errors <Thing><Problem> (ARCHITECTURE.md), not <...>Error.
-# ruff: noqa: N818
 
 from __future__ import annotations
 

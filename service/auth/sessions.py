@@ -25,7 +25,7 @@ COOKIE_NAME = "relay_session"
 KEY_FILE = "session.key"
 
 
-class LoginRequired(Exception):  # noqa: N818 - a redirect, not an error shown to anyone
+class LoginRequired(Exception):
     """Raised by `CurrentUser` for an unsigned visitor; answered with a 303 to /login."""
 
     def __init__(self, next_path: str, *, clear_cookie: bool = False) -> None:

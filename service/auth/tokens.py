@@ -17,7 +17,7 @@ SCOPES = ("feedback:read", "feedback:write", "export:read", "briefs:write", "adm
 TOKEN_PREFIX = "rly_"  # noqa: S105 - a public prefix, not a secret
 
 
-class UnknownScope(ValueError):  # noqa: N818
+class UnknownScope(ValueError):
     """A scope name that Relay does not define."""
 
 

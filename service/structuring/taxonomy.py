@@ -5,9 +5,25 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 ProductArea = Literal[
-    "payment_intents", "cards", "ewallets", "qrph", "online_banking", "bnpl", "checkout",
-    "links", "sources_legacy", "refunds", "disputes", "webhooks", "subscriptions", "payouts",
-    "account_activation", "plugins", "api_access", "dashboard", "other",
+    "payment_intents",
+    "cards",
+    "ewallets",
+    "qrph",
+    "online_banking",
+    "bnpl",
+    "checkout",
+    "links",
+    "sources_legacy",
+    "refunds",
+    "disputes",
+    "webhooks",
+    "subscriptions",
+    "payouts",
+    "account_activation",
+    "plugins",
+    "api_access",
+    "dashboard",
+    "other",
 ]
 PaymentMethod = Literal[
     "card", "gcash", "paymaya", "grab_pay", "shopee_pay", "qrph", "dob", "billease"

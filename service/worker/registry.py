@@ -15,7 +15,7 @@ Handler = Callable[[Session, InboxEvent], str]
 HANDLERS: dict[str, Handler] = {}
 
 
-class PermanentFailure(Exception):  # noqa: N818
+class PermanentFailure(Exception):
     """Retrying cannot help (the event cannot be understood): quarantine at once."""
 
 

@@ -11,8 +11,8 @@ from service.inbox.models import InboxEvent
 from service.structuring.taxonomy import CATEGORIES, PRODUCT_AREAS, SEVERITIES
 
 BODY = (
-    "Live checkout broke. Response: {\"errors\": [{\"code\": \"resource_failed_state\", "
-    "\"detail\": \"...\"}]} with HTTP 400 on pi_9Hk2mXq4LpT7rW1sZ8vB3nC5.\n"
+    'Live checkout broke. Response: {"errors": [{"code": "resource_failed_state", '
+    '"detail": "..."}]} with HTTP 400 on pi_9Hk2mXq4LpT7rW1sZ8vB3nC5.\n'
     "Card 4111-1111-1111-1111 cvv 123, key sk_live_4eC39HqLyjWDarjtT1zdp7dc"
 )
 
@@ -21,7 +21,8 @@ def test_classify_extracts_redacts_and_stores_nothing(
     client: TestClient, db: Database, admin_headers: dict[str, str]
 ) -> None:
     response = client.post(
-        "/api/v1/classify", json={"subject": "Checkout failing", "body": BODY},
+        "/api/v1/classify",
+        json={"subject": "Checkout failing", "body": BODY},
         headers=admin_headers,
     )
     assert response.status_code == 200, response.text
@@ -40,7 +41,9 @@ def test_classify_extracts_redacts_and_stores_nothing(
         assert session.scalar(select(func.count()).select_from(InboxEvent)) == 0
 
 
-def test_classify_needs_a_token_and_a_body(client: TestClient, admin_headers: dict[str, str]) -> None:
+def test_classify_needs_a_token_and_a_body(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
     assert client.post("/api/v1/classify", json={"subject": "s", "body": "b"}).status_code == 401
     missing = client.post("/api/v1/classify", json={"subject": "s"}, headers=admin_headers)
     assert missing.status_code == 422 and missing.json()["error"]["details"][0]["field"] == "body"
