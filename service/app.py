@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -23,6 +24,7 @@ from service.config import Settings, get_settings
 from service.db import Database
 from service.errors import RelayError
 from service.feedback import classify as classify_routes
+from service.feedback import learning
 from service.feedback import routes as feedback_routes
 from service.inbox import admin_routes as inbox_admin_routes
 from service.inbox import routes as inbox_routes
@@ -40,6 +42,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.db = Database(settings.database_url)
     app.state.inbox_writer = InboxWriter(app.state.db)
     _announce_admin_token(app.state.db, settings)
+    if app.state.load_model:
+        # Trained on first start when missing (a few seconds), so records are labelled
+        # from the first event on.
+        await asyncio.to_thread(learning.load_classifier, app.state.db, settings)
     worker = WorkerThread(app.state.db, settings) if app.state.run_worker else None
     if worker is not None:
         worker.start()
@@ -66,13 +72,16 @@ def _announce_admin_token(database: Database, settings: Settings) -> None:
         print(f"\n  Relay admin token (shown once): {clear}\n", flush=True)
 
 
-def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, run_worker: bool = False, load_model: bool = True
+) -> FastAPI:
     """Build the app; `run_worker` also runs the inbox worker in this process."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_output=settings.log_json)
     app = FastAPI(title="Relay", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.run_worker = run_worker
+    app.state.load_model = load_model
     _add_error_handlers(app)
     auth_routes.install_page_handlers(app)
     app.add_middleware(RequestContextMiddleware)

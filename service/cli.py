@@ -19,7 +19,11 @@ from service.inbox.models import EventStatus
 
 app = typer.Typer(help="Relay: merchant feedback for Customer Success.", no_args_is_help=True)
 events_app = typer.Typer(help="Inspect and replay inbox events.", no_args_is_help=True)
+model_app = typer.Typer(help="Train and evaluate the ticket classifier.", no_args_is_help=True)
+feedback_app = typer.Typer(help="Maintain feedback records.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+app.add_typer(model_app, name="model")
+app.add_typer(feedback_app, name="feedback")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 
@@ -64,6 +68,9 @@ def worker(
         typer.echo("SQLite has one writer: running a single worker thread", err=True)
         concurrency = 1
     database = Database(settings.database_url)
+    from service.feedback import learning
+
+    learning.load_classifier(database, settings)
     stop = threading.Event()
     _stop_on_signals(stop)
     threads = [
@@ -91,9 +98,11 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def demo() -> None:
     """Load the synthetic ticket set through the real pipeline and say where to look."""
     from service import demo as demo_data
+    from service.feedback import learning
 
     settings = get_settings()
     database = Database(settings.database_url)
+    learning.load_classifier(database, settings)
     summary = demo_data.load(database, settings)
     database.dispose()
     typer.echo(
@@ -152,6 +161,43 @@ def events_replay(
         replayed = inbox_service.replay(session, ids=event_id or [], status=status)
     typer.echo(f"replayed {len(replayed)} event(s)")
     database.dispose()
+
+
+@model_app.command("train")
+def model_train() -> None:
+    """Retrain on the shipped corpus plus every correction agents made; use it from now on."""
+    from service.feedback import learning
+
+    settings = get_settings()
+    database = _database()
+    classifier, examples = learning.retrain(database, settings)
+    database.dispose()
+    typer.echo(f"trained {classifier.model_version} on {examples} examples")
+    typer.echo("run `relay feedback reclassify` to relabel stored records")
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    folds: Annotated[int, typer.Option(min=2, max=20, help="cross-validation folds")] = 5,
+) -> None:
+    """k-fold cross-validation on the shipped corpus: per-label P/R/F1 and confusion tables."""
+    from service.structuring.training import evaluate, format_report, load_corpus
+
+    typer.echo(format_report(evaluate(load_corpus(), folds=folds)))
+
+
+@feedback_app.command("reclassify")
+def feedback_reclassify() -> None:
+    """Relabel every record with the current model (corrected labels are kept)."""
+    from service.feedback import learning
+
+    settings = get_settings()
+    database = _database()
+    learning.load_classifier(database, settings)
+    with database.session() as session:
+        result = learning.reclassify(session)
+    database.dispose()
+    typer.echo(f"reclassified {result.records} records; {result.changed} changed labels")
 
 
 def main() -> None:

@@ -17,6 +17,9 @@ from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.models import Base
+from service.structuring import pipeline
+from service.structuring.classifier import Classifier
+from service.structuring.training import load_corpus, train
 
 ADMIN_TOKEN = "rly_test_admin_token_0123456789"
 WEBHOOK_SECRETS = {
@@ -78,9 +81,18 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def classifier() -> Classifier:
+    """Trained once per run on the shipped corpus and used by every test's pipeline."""
+    model = train(load_corpus())
+    pipeline.use_classifier(model)
+    return model
+
+
 @pytest.fixture
 def app(db: Database, settings: Settings) -> FastAPI:
-    return create_app(settings, run_worker=False)
+    # The session's classifier is already in use; training one per app would be slow.
+    return create_app(settings, run_worker=False, load_model=False)
 
 
 @pytest.fixture

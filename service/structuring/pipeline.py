@@ -14,12 +14,18 @@ from service.structuring.extraction import Extraction, extract
 
 
 class LabelsLike(Protocol):
-    product_area: str
-    payment_method: str | None
-    category: str
-    severity: str
-    confidence: dict[str, float]
-    model_version: str
+    @property
+    def product_area(self) -> str: ...
+    @property
+    def payment_method(self) -> str | None: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def confidence(self) -> dict[str, float]: ...
+    @property
+    def model_version(self) -> str: ...
 
 
 class ClassifierLike(Protocol):
