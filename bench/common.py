@@ -111,6 +111,66 @@ def drive(base: str, requests: Sequence[Request], concurrency: int) -> LoadResul
     return asyncio.run(_drive(base, requests, concurrency))
 
 
+def write_replay_file(requests: Sequence[Request], path: Path) -> Path:
+    """The deliveries in bench/replay.lua's one-line-per-request format."""
+    with path.open("w", encoding="utf-8") as out:
+        for request in requests:
+            headers = "|".join(f"{k}:{v}" for k, v in request.headers.items())
+            out.write(f"{request.path}\t{headers}\t{request.body.decode()}\n")
+    return path
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: str
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name:<28} {self.rate:8.0f} req/s   p50 {self.p50_ms:6.1f} ms   "
+            f"p99 {self.p99_ms:6.1f} ms   non-2xx {self.non_2xx}  {self.errors}"
+        )
+
+
+def run_wrk(base: str, replay: Path, *, connections: int, seconds: int, threads: int = 2) -> WrkResult:
+    """Drive `base` with wrk replaying `replay`; parse its summary."""
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+         "-s", str(ROOT / "bench" / "replay.lua"), base, "--", str(replay), str(threads)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return _parse_wrk(output)
+
+
+def _parse_wrk(output: str) -> WrkResult:
+    import re
+
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        assert match, f"no {label} in wrk output:\n{output}"
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    total = re.search(r"(\d+) requests in ([\d.]+)(s|m)", output)
+    assert total, output
+    seconds = float(total.group(2)) * (60 if total.group(3) == "m" else 1)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return WrkResult(
+        requests=int(total.group(1)), seconds=seconds, p50_ms=ms("50%"), p99_ms=ms("99%"),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        errors=errors.group(1) if errors else "",
+    )
+
+
 def python() -> str:
     return sys.executable
 

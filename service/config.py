@@ -43,7 +43,10 @@ class Settings(BaseSettings):
     worker_max_attempts: int = Field(default=8, ge=1)
     worker_backoff_base_seconds: float = Field(default=2.0, gt=0)
     worker_backoff_max_seconds: float = Field(default=3600.0, gt=0)
-    worker_batch_size: int = Field(default=50, ge=1)
+    worker_batch_size: int = Field(default=100, ge=1)  # events claimed per round
+    # Events handled per write transaction: larger means fewer commits (fsyncs), but a
+    # longer hold on SQLite's single writer, which webhook commits then wait behind.
+    worker_commit_batch: int = Field(default=20, ge=1)
 
     session_secret: SecretStr | None = None
     session_max_age_seconds: int = 12 * 3600

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url` with the per-backend settings Relay relies on."""
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for `url` with the per-backend settings Relay relies on.
+
+    On SQLite, `read_only` engines begin deferred transactions: in WAL mode they read a
+    snapshot without waiting for, or blocking, the writer.
+    """
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_engine(
@@ -84,13 +89,19 @@ def make_engine(url: str) -> Engine:
             max_overflow=20,
         )
         event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(
+            engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate
+        )
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -106,11 +117,18 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.is_sqlite = url.startswith("sqlite")
+        self._read_engine = make_engine(url, read_only=True) if self.is_sqlite else self.engine
+        self._read_sessionmaker = sessionmaker(self._read_engine, expire_on_commit=False)
+        # SQLite has one writer. Threads of this process queue here, and are woken the
+        # moment the writer finishes, instead of in SQLite's sleeping busy-retry loop,
+        # whose back-off can add tens of milliseconds to every waiting request.
+        self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on error."""
-        with self.sessionmaker() as session:
+        with self._write_lock, self.sessionmaker() as session:
             try:
                 yield session
                 session.commit()
@@ -118,5 +136,15 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only snapshot that neither waits for nor blocks writers; never commits."""
+        with self._read_sessionmaker() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     def dispose(self) -> None:
         self.engine.dispose()
+        self._read_engine.dispose()

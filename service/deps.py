@@ -44,11 +44,11 @@ def _bearer(request: Request) -> str:
     return value.strip()
 
 
-def get_principal(request: Request, database: DatabaseDep) -> Principal:
+def get_principal(request: Request, session: SessionDep) -> Principal:
     """The caller behind the bearer token (401 when missing, unknown or revoked)."""
     token = _bearer(request)
-    with database.session() as session:
-        principal = tokens.authenticate(session, token=token)
+    # The request's own transaction: one unit of work (and, on SQLite, one turn at the lock).
+    principal = tokens.authenticate(session, token=token)
     if principal is None:
         raise NotAuthenticated("unknown or revoked token")
     request.state.principal = principal

@@ -32,7 +32,11 @@ def classify(data: ClassifyIn, _: FeedbackReader) -> ClassifyOut:
     subject, body = redact_text(data.subject), redact_text(data.body)
     # The same path as stored records: redacted text, with the key modes seen before redaction.
     result = pipeline.structure(
-        subject.text, body.text, key_modes=subject.key_modes | body.key_modes
+        pipeline.StructureInput(
+            subject=subject.text,
+            text=body.text,
+            key_modes=tuple(sorted(subject.key_modes | body.key_modes)),
+        )
     )
     extraction, labels = result.extraction, result.labels
     return ClassifyOut(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db import Base, JSONType, UTCDateTime, utcnow
 
@@ -36,6 +36,8 @@ class Feedback(Base):
     merchant_id: Mapped[str | None] = mapped_column(
         ForeignKey("merchants.id"), nullable=True, index=True
     )
+    # Declared so the unit of work inserts a new merchant before the record that names it.
+    merchant: Mapped[Merchant | None] = relationship(lazy="select")
     merchant_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     merchant_segment: Mapped[str | None] = mapped_column(String(40), nullable=True)
     requester: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)

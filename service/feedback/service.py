@@ -52,8 +52,45 @@ def get(session: Session, *, feedback_id: str) -> Feedback:
 def apply_ticket(
     session: Session, *, ticket: NormalizedTicket, tiebreak: str, key_modes: Iterable[str] = ()
 ) -> Feedback:
-    """Fold one ticket event into its record; older news never overwrites newer."""
-    record = _record_for(session, ticket)
+    """Fold one ticket event into its record and structure it; older news never overwrites newer."""
+    record = fold_ticket(session, ticket=ticket, tiebreak=tiebreak, key_modes=key_modes)
+    restructure(record)
+    return record
+
+
+def structure_input(
+    session: Session, *, ticket: NormalizedTicket, tiebreak: str, key_modes: Iterable[str] = ()
+) -> pipeline.StructureInput:
+    """What `apply_ticket` will structure, computed without writing anything.
+
+    The worker calls this outside the write transaction (then rolls back) so the costly
+    classification can run batched, before the one writer is held.
+    """
+    with session.no_autoflush:
+        record = fold_ticket(
+            session, ticket=ticket, tiebreak=tiebreak, key_modes=key_modes, lock=False
+        )
+        return _input_of(record)
+
+
+def _input_of(record: Feedback) -> pipeline.StructureInput:
+    return pipeline.StructureInput(
+        subject=record.subject,
+        text=composed_text(record),
+        key_modes=tuple(record.environment_hints),
+    )
+
+
+def fold_ticket(
+    session: Session,
+    *,
+    ticket: NormalizedTicket,
+    tiebreak: str,
+    key_modes: Iterable[str] = (),
+    lock: bool = True,
+) -> Feedback:
+    """Merge one ticket event into its record (no structuring)."""
+    record = _record_for(session, ticket, lock=lock)
     version = event_version(ticket.occurred_at, tiebreak)
     _apply_snapshot(record, ticket, version)
     _merge_comments(record, ticket.comments, version)
@@ -65,16 +102,15 @@ def apply_ticket(
     if version > record.source_version:
         record.source_version = version
         record.source_updated_at = ticket.occurred_at or record.source_updated_at
-    restructure(record)
     record.updated_at = utcnow()
     return record
 
 
-def _record_for(session: Session, ticket: NormalizedTicket) -> Feedback:
+def _record_for(session: Session, ticket: NormalizedTicket, *, lock: bool) -> Feedback:
     query = select(Feedback).where(
         Feedback.source == ticket.source, Feedback.external_id == ticket.external_id
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if lock and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()  # serialize concurrent events of one ticket
     record = session.scalar(query)
     if record is None:
@@ -163,7 +199,7 @@ def _apply_merchant(
         return
     _set(record, "merchant", version)
     row = upsert_merchant(session, merchant=MerchantIn(id=merchant.id, name=merchant.name))
-    record.merchant_id, record.merchant_name = row.id, row.name
+    record.merchant, record.merchant_id, record.merchant_name = row, row.id, row.name
     record.merchant_segment = row.segment
 
 
@@ -187,7 +223,6 @@ def upsert_merchant(session: Session, *, merchant: MerchantIn) -> Merchant:
         value = getattr(merchant, field)
         if value is not None:
             setattr(row, field, value)
-    session.flush()
     return row
 
 
@@ -201,7 +236,7 @@ def composed_text(record: Feedback) -> str:
 def restructure(record: Feedback) -> None:
     """(Re)derive codes, ids, environment and labels; corrected labels are never replaced."""
     record.text = composed_text(record)
-    result = pipeline.structure(record.subject, record.text, key_modes=record.environment_hints)
+    result = pipeline.structure(_input_of(record))
     record.error_codes = list(result.extraction.error_codes)
     record.http_statuses = list(result.extraction.http_statuses)
     record.event_types = list(result.extraction.event_types)

@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
-from integrations.contracts import UnparseablePayload
+from integrations.contracts import NormalizedTicket, UnparseablePayload
 from integrations.registry import SOURCES
 from service.feedback import service as feedback_service
 from service.inbox.models import InboxEvent
-from service.worker.registry import PermanentFailure, task
+from service.structuring import pipeline
+from service.worker.registry import PermanentFailure, preparer, task
+
+
+def _ticket(event: InboxEvent) -> NormalizedTicket | None:
+    try:
+        return SOURCES[event.source].normalize(event.payload.encode(), event.headers)
+    except UnparseablePayload as exc:
+        raise PermanentFailure(f"unparseable {event.source} payload: {exc}") from exc
+
+
+def prepare_ingest(session: Session, events: Sequence[InboxEvent]) -> None:
+    """Classify the batch's merged texts together, before the write transaction."""
+    inputs = []
+    for event in events:
+        try:
+            ticket = _ticket(event)
+        except PermanentFailure:
+            continue  # the handler reports it
+        if ticket is not None:
+            inputs.append(
+                feedback_service.structure_input(
+                    session,
+                    ticket=ticket,
+                    tiebreak=event.delivery_key,
+                    key_modes=event.hints.get("key_modes", ()),
+                )
+            )
+    pipeline.structure_many(inputs)
 
 
 def ingest(session: Session, event: InboxEvent) -> str:
     """Normalize the stored (redacted) body and apply it to its feedback record."""
-    vendor = SOURCES[event.source]
-    try:
-        ticket = vendor.normalize(event.payload.encode(), event.headers)
-    except UnparseablePayload as exc:
-        raise PermanentFailure(f"unparseable {event.source} payload: {exc}") from exc
+    ticket = _ticket(event)
     if ticket is None:
         return "ignored: not a ticket event"
     record = feedback_service.apply_ticket(
@@ -31,3 +57,4 @@ def ingest(session: Session, event: InboxEvent) -> str:
 
 for _source in ("zendesk", "jira", "intercom", "freshdesk"):
     task(f"ingest.{_source}")(ingest)
+    preparer(f"ingest.{_source}")(prepare_ingest)

@@ -6,7 +6,9 @@ records get the neutral labels below and `model_version` says "none".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,7 +31,9 @@ class LabelsLike(Protocol):
 
 
 class ClassifierLike(Protocol):
-    def predict(self, subject: str, body: str, extraction: Extraction) -> LabelsLike: ...
+    def predict_many(
+        self, tickets: Sequence[tuple[str, str, Extraction]]
+    ) -> Sequence[LabelsLike]: ...
 
 
 @dataclass(frozen=True)
@@ -58,25 +62,65 @@ class Structured:
     model_version: str = "none"
 
 
+@dataclass(frozen=True)
+class StructureInput:
+    subject: str
+    text: str
+    key_modes: tuple[str, ...] = ()
+
+
 _classifier: ClassifierLike | None = None
+# Structuring is a pure function of its input (for one classifier), so results are kept
+# for a while: the worker computes a batch ahead, outside the write transaction, and the
+# write phase then finds them here.
+_MEMO_SIZE = 2048
+_memo: OrderedDict[StructureInput, Structured] = OrderedDict()
+_memo_lock = threading.Lock()
 
 
 def use_classifier(classifier: ClassifierLike | None) -> None:
     """Make `classifier` the one every record in this process is labelled by."""
     global _classifier
-    _classifier = classifier
+    with _memo_lock:
+        _classifier = classifier
+        _memo.clear()
 
 
 def current_classifier() -> ClassifierLike | None:
     return _classifier
 
 
-def structure(subject: str, text: str, *, key_modes: Iterable[str] = ()) -> Structured:
+def structure(item: StructureInput) -> Structured:
     """Extraction and labels for a ticket's subject and text."""
-    extraction = extract(f"{subject}\n{text}", key_modes=key_modes)
-    if _classifier is None:
-        return Structured(extraction=extraction, labels=LabelSet())
-    labels = _classifier.predict(subject, text, extraction)
+    return structure_many([item])[0]
+
+
+def structure_many(items: Sequence[StructureInput]) -> list[Structured]:
+    """Structure many inputs, classifying the ones not seen lately in one batch."""
+    with _memo_lock:
+        known = {item: _memo[item] for item in items if item in _memo}
+    missing = list(dict.fromkeys(item for item in items if item not in known))
+    fresh = dict(zip(missing, _compute(missing), strict=True))
+    with _memo_lock:
+        for item, result in fresh.items():
+            _memo[item] = result
+        while len(_memo) > _MEMO_SIZE:
+            _memo.popitem(last=False)
+    return [known.get(item) or fresh[item] for item in items]
+
+
+def _compute(items: Sequence[StructureInput]) -> list[Structured]:
+    extractions = [extract(f"{i.subject}\n{i.text}", key_modes=i.key_modes) for i in items]
+    classifier = _classifier
+    if classifier is None:
+        return [Structured(extraction=e, labels=LabelSet()) for e in extractions]
+    predicted = classifier.predict_many(
+        [(i.subject, i.text, e) for i, e in zip(items, extractions, strict=True)]
+    )
+    return [_structured(e, labels) for e, labels in zip(extractions, predicted, strict=True)]
+
+
+def _structured(extraction: Extraction, labels: LabelsLike) -> Structured:
     return Structured(
         extraction=extraction,
         labels=LabelSet(

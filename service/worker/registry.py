@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +13,12 @@ from service.inbox.models import InboxEvent
 Handler = Callable[[Session, InboxEvent], str]
 
 HANDLERS: dict[str, Handler] = {}
+
+# A preparer sees a batch of claimed events in a read-only snapshot before the write
+# transaction, and precomputes what it can (e.g. batched classification). It must not
+# write; whatever it computes is only a cache the handler may hit.
+Preparer = Callable[[Session, Sequence[InboxEvent]], None]
+PREPARERS: dict[str, Preparer] = {}
 
 
 class PermanentFailure(Exception):
@@ -29,9 +35,24 @@ def task(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def preparer(name: str) -> Callable[[Preparer], Preparer]:
+    """Register a batch preparer for events whose task is `name`."""
+
+    def register(function: Preparer) -> Preparer:
+        PREPARERS[name] = function
+        return function
+
+    return register
+
+
 def handler_for(name: str) -> Handler | None:
     _load_task_modules()
     return HANDLERS.get(name)
+
+
+def preparer_for(name: str) -> Preparer | None:
+    _load_task_modules()
+    return PREPARERS.get(name)
 
 
 def _load_task_modules() -> None:

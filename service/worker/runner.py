@@ -21,7 +21,7 @@ from service.config import Settings
 from service.db import Database, utcnow
 from service.inbox.models import EventStatus, InboxEvent
 from service.metrics import EVENT_LAG, EVENTS_PROCESSED
-from service.worker.registry import PermanentFailure, handler_for
+from service.worker.registry import PermanentFailure, handler_for, preparer_for
 
 log = logging.getLogger("relay.worker")
 
@@ -89,8 +89,10 @@ class Worker:
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Claim a batch and handle it; the number of events claimed.
 
-        When `stop` is set mid-batch, the event in hand is finished and the rest of
-        the batch is handed back at once rather than left to its lease.
+        The batch is prepared outside the write transaction (see registry.Preparer),
+        then handled in transactions of up to `worker_commit_batch` events, one
+        savepoint each, so one commit (one fsync) serves many events. When `stop` is set
+        mid-batch, the event in hand is finished, committed, and the rest handed back.
         """
         with self.database.session() as session:
             claims = claim_due(
@@ -99,70 +101,94 @@ class Worker:
                 limit=self.settings.worker_batch_size,
                 lease_seconds=self.settings.worker_lease_seconds,
             )
-        for index, claim in enumerate(claims):
-            if stop is not None and stop.is_set():
-                self._release(claims[index:])
+        if claims:
+            self._prepare(claims)
+        size = self.settings.worker_commit_batch
+        for start in range(0, len(claims), size):
+            if not self._handle_chunk(claims[start : start + size], claims[start + size :], stop):
                 break
-            self.process(claim)
         return len(claims)
 
-    def _release(self, claims: list[Claim]) -> None:
-        with self.database.session() as session:
-            session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id.in_([c.id for c in claims]), InboxEvent.locked_by == self.name)
-                .values(
-                    status=EventStatus.PENDING,
-                    lease_until=None,
-                    locked_by=None,
-                    attempts=InboxEvent.attempts - 1,
-                )
-            )
-
     def process(self, claim: Claim) -> None:
-        """Run the claim's handler; on failure retry later or quarantine."""
+        """Handle one claim in its own transaction."""
+        self._handle_chunk([claim], [], None)
+
+    def _prepare(self, claims: list[Claim]) -> None:
+        by_task: dict[str, list[str]] = {}
+        for claim in claims:
+            by_task.setdefault(claim.task, []).append(claim.id)
+        with self.database.read_session() as session:
+            for task_name, ids in by_task.items():
+                prepare = preparer_for(task_name)
+                if prepare is None:
+                    continue
+                events = list(session.scalars(select(InboxEvent).where(InboxEvent.id.in_(ids))))
+                try:
+                    prepare(session, events)
+                except Exception:  # only a cache: the handler does the real work
+                    log.warning("prepare failed", exc_info=True, extra={"task": task_name})
+
+    def _handle_chunk(
+        self, chunk: list[Claim], rest: list[Claim], stop: threading.Event | None
+    ) -> bool:
+        """Handle `chunk` in one transaction; False when stopped (the remainder handed back)."""
+        with self.database.session() as session:
+            for index, claim in enumerate(chunk):
+                if stop is not None and stop.is_set():
+                    self._release(session, chunk[index:] + rest)
+                    return False
+                self._handle_one(session, claim)
+        return True
+
+    def _release(self, session: Session, claims: list[Claim]) -> None:
+        session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_([c.id for c in claims]), InboxEvent.locked_by == self.name)
+            .values(
+                status=EventStatus.PENDING,
+                lease_until=None,
+                locked_by=None,
+                attempts=InboxEvent.attempts - 1,
+            )
+        )
+
+    def _handle_one(self, session: Session, claim: Claim) -> None:
+        event = session.get(InboxEvent, claim.id)
+        if event is None or not self._still_mine(event):
+            EVENTS_PROCESSED.labels(claim.task, "lost_claim").inc()
+            return
         try:
-            outcome = self._handle(claim)
+            with session.begin_nested():
+                result = self._run_handler(session, event)
         except PermanentFailure as exc:
-            self._fail(claim, str(exc), permanent=True)
+            self._fail(event, claim, str(exc), permanent=True)
         except Exception as exc:
             log.exception("event failed", extra={"event_id": claim.id, "task": claim.task})
-            self._fail(claim, f"{type(exc).__name__}: {exc}", permanent=False)
+            self._fail(event, claim, f"{type(exc).__name__}: {exc}", permanent=False)
         else:
-            EVENTS_PROCESSED.labels(claim.task, outcome).inc()
-
-    def _handle(self, claim: Claim) -> str:
-        handler = handler_for(claim.task)
-        if handler is None:
-            raise PermanentFailure(f"no handler for task {claim.task!r}")
-        with self.database.session() as session:
-            event = session.get(InboxEvent, claim.id)
-            if event is None or not self._still_mine(event):
-                return "lost_claim"
-            result = handler(session, event)
             event.status, event.result = EventStatus.HANDLED, result[:200]
             event.handled_at, event.lease_until, event.last_error = utcnow(), None, None
             EVENT_LAG.observe((event.handled_at - event.received_at).total_seconds())
-        return "handled"
+            EVENTS_PROCESSED.labels(claim.task, "handled").inc()
+
+    def _run_handler(self, session: Session, event: InboxEvent) -> str:
+        handler = handler_for(event.task)
+        if handler is None:
+            raise PermanentFailure(f"no handler for task {event.task!r}")
+        return handler(session, event)
 
     def _still_mine(self, event: InboxEvent) -> bool:
         return event.status == EventStatus.PROCESSING and event.locked_by == self.name
 
-    def _fail(self, claim: Claim, error: str, *, permanent: bool) -> None:
+    def _fail(self, event: InboxEvent, claim: Claim, error: str, *, permanent: bool) -> None:
+        # The handler's writes were rolled back with its savepoint; only the outcome stays.
         parked = permanent or claim.attempts >= self.settings.worker_max_attempts
-        status = EventStatus.QUARANTINED if parked else EventStatus.PENDING
-        retry_at = utcnow() + timedelta(seconds=backoff_seconds(self.settings, claim.attempts))
-        with self.database.session() as session:
-            session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id == claim.id, InboxEvent.locked_by == self.name)
-                .values(
-                    status=status,
-                    last_error=error[:4000],
-                    next_attempt_at=retry_at,
-                    lease_until=None,
-                )
-            )
+        event.status = EventStatus.QUARANTINED if parked else EventStatus.PENDING
+        event.last_error = error[:4000]
+        event.next_attempt_at = utcnow() + timedelta(
+            seconds=backoff_seconds(self.settings, claim.attempts)
+        )
+        event.lease_until = None
         EVENTS_PROCESSED.labels(claim.task, "quarantined" if parked else "retry").inc()
 
 

@@ -58,7 +58,9 @@ def test_correction_survives_reclassify_and_feeds_the_next_training(
     restore_classifier: None,
 ) -> None:
     created = client.post("/api/v1/feedback", json=ODD_TEXT, headers=admin_headers).json()
-    before = pipeline.structure(ODD_TEXT["subject"], ODD_TEXT["body"]).labels
+    before = pipeline.structure(
+        pipeline.StructureInput(ODD_TEXT["subject"], ODD_TEXT["body"])
+    ).labels
     target = "subscriptions" if before.product_area != "subscriptions" else "payouts"
     patched = client.patch(
         f"/api/v1/feedback/{created['id']}", headers=admin_headers, json={"product_area": target}
@@ -79,7 +81,9 @@ def test_correction_survives_reclassify_and_feeds_the_next_training(
     assert [e.labels for e in examples] == [{"product_area": target}]
     retrained, count = learning.retrain(db, settings)
     assert count == 220 + 1
-    after = pipeline.structure(ODD_TEXT["subject"], ODD_TEXT["body"]).labels
+    after = pipeline.structure(
+        pipeline.StructureInput(ODD_TEXT["subject"], ODD_TEXT["body"])
+    ).labels
     assert after.product_area == target  # the next training learned the correction
     assert retrained.model_version != classifier.model_version  # new data, new version
 
