@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=100, ge=1)  # events claimed per round
     # Events handled per write transaction: larger means fewer commits (fsyncs), but a
     # longer hold on SQLite's single writer, which webhook commits then wait behind.
-    worker_commit_batch: int = Field(default=20, ge=1)
+    worker_commit_batch: int = Field(default=10, ge=1)
 
     session_secret: SecretStr | None = None
     session_max_age_seconds: int = 12 * 3600

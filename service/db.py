@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,36 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+class FairLock:
+    """A FIFO mutex: waiters are served in arrival order.
+
+    threading.Lock lets a thread that releases and at once re-acquires (the worker,
+    committing chunk after chunk) starve the others (webhook commits). Here the lock is
+    handed directly to the longest waiter.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def __enter__(self) -> None:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()  # ownership is passed to us by the releasing thread
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
+
+
 class Database:
     """The engine and a session factory, built once per process."""
 
@@ -123,7 +154,9 @@ class Database:
         # SQLite has one writer. Threads of this process queue here, and are woken the
         # moment the writer finishes, instead of in SQLite's sleeping busy-retry loop,
         # whose back-off can add tens of milliseconds to every waiting request.
-        self._write_lock = threading.Lock() if self.is_sqlite else nullcontext()
+        self._write_lock: AbstractContextManager[None] = (
+            FairLock() if self.is_sqlite else nullcontext()
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
