@@ -140,12 +140,27 @@ class WrkResult:
         )
 
 
-def run_wrk(base: str, replay: Path, *, connections: int, seconds: int, threads: int = 2) -> WrkResult:
+def run_wrk(
+    base: str, replay: Path, *, connections: int, seconds: int, threads: int = 2
+) -> WrkResult:
     """Drive `base` with wrk replaying `replay`; parse its summary."""
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "-s", str(ROOT / "bench" / "replay.lua"), base, "--", str(replay), str(threads)],
-        check=True, capture_output=True, text=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "replay.lua"),
+            base,
+            "--",
+            str(replay),
+            str(threads),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return _parse_wrk(output)
 
@@ -165,7 +180,10 @@ def _parse_wrk(output: str) -> WrkResult:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)
     return WrkResult(
-        requests=int(total.group(1)), seconds=seconds, p50_ms=ms("50%"), p99_ms=ms("99%"),
+        requests=int(total.group(1)),
+        seconds=seconds,
+        p50_ms=ms("50%"),
+        p99_ms=ms("99%"),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         errors=errors.group(1) if errors else "",
     )
