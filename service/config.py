@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     worker_backoff_base_seconds: float = Field(default=2.0, gt=0)
     worker_backoff_max_seconds: float = Field(default=3600.0, gt=0)
     worker_batch_size: int = Field(default=100, ge=1)  # events claimed per round
-    # Events handled per write transaction: larger means fewer commits (fsyncs), but a
-    # longer hold on SQLite's single writer, which webhook commits then wait behind.
+    # Events handled per write transaction while webhook commits wait for SQLite's single
+    # writer; with nobody waiting, a transaction takes the whole claimed batch.
     worker_commit_batch: int = Field(default=10, ge=1)
 
     session_secret: SecretStr | None = None

@@ -133,6 +133,9 @@ class FairLock:
             self._waiters.append(turn)
         turn.wait()  # ownership is passed to us by the releasing thread
 
+    def has_waiters(self) -> bool:
+        return bool(self._waiters)
+
     def __exit__(self, *_exc: object) -> None:
         with self._mutex:
             if self._waiters:
@@ -154,9 +157,8 @@ class Database:
         # SQLite has one writer. Threads of this process queue here, and are woken the
         # moment the writer finishes, instead of in SQLite's sleeping busy-retry loop,
         # whose back-off can add tens of milliseconds to every waiting request.
-        self._write_lock: AbstractContextManager[None] = (
-            FairLock() if self.is_sqlite else nullcontext()
-        )
+        self._fair_lock = FairLock() if self.is_sqlite else None
+        self._write_lock: AbstractContextManager[None] = self._fair_lock or nullcontext()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -168,6 +170,10 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def writers_waiting(self) -> bool:
+        """Whether another thread of this process waits to write (SQLite only)."""
+        return self._fair_lock is not None and self._fair_lock.has_waiters()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

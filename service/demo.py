@@ -97,7 +97,7 @@ def ticket_events(ticket: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
-def _inbox_event(body: dict[str, Any]) -> NewEvent:
+def inbox_event(body: dict[str, Any]) -> NewEvent:
     redacted = redact_body(json.dumps(body).encode())
     return NewEvent(
         source="zendesk",
@@ -124,7 +124,7 @@ def load(database: Database, settings: Settings) -> DemoSummary:
                     monthly_tpv_php=merchant["monthly_tpv_php"],
                 ),
             )
-        events = [_inbox_event(e) for t in tickets for e in ticket_events(t)]
+        events = [inbox_event(e) for t in tickets for e in ticket_events(t)]
         store_events(session, events=events)
     worker, processed = Worker(database, settings), 0
     while handled := worker.run_once():

@@ -198,6 +198,8 @@ def _apply_merchant(
     if merchant is None or not _newer(record, "merchant", version):
         return
     _set(record, "merchant", version)
+    if record.merchant_id == merchant.id and merchant.name in (None, record.merchant_name):
+        return  # nothing new: skip the merchant lookup on the hot path
     row = upsert_merchant(session, merchant=MerchantIn(id=merchant.id, name=merchant.name))
     record.merchant, record.merchant_id, record.merchant_name = row, row.id, row.name
     record.merchant_segment = row.segment

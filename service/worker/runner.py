@@ -103,15 +103,14 @@ class Worker:
             )
         if claims:
             self._prepare(claims)
-        size = self.settings.worker_commit_batch
-        for start in range(0, len(claims), size):
-            if not self._handle_chunk(claims[start : start + size], claims[start + size :], stop):
-                break
+        remaining = claims
+        while remaining:
+            remaining = self._handle_chunk(remaining, stop)
         return len(claims)
 
     def process(self, claim: Claim) -> None:
         """Handle one claim in its own transaction."""
-        self._handle_chunk([claim], [], None)
+        self._handle_chunk([claim], None)
 
     def _prepare(self, claims: list[Claim]) -> None:
         by_task: dict[str, list[str]] = {}
@@ -128,17 +127,22 @@ class Worker:
                 except Exception:  # only a cache: the handler does the real work
                     log.warning("prepare failed", exc_info=True, extra={"task": task_name})
 
-    def _handle_chunk(
-        self, chunk: list[Claim], rest: list[Claim], stop: threading.Event | None
-    ) -> bool:
-        """Handle `chunk` in one transaction; False when stopped (the remainder handed back)."""
+    def _handle_chunk(self, claims: list[Claim], stop: threading.Event | None) -> list[Claim]:
+        """Handle claims in one transaction; return those left for the next one.
+
+        The transaction ends after `worker_commit_batch` events if another writer is
+        waiting (a webhook's commit), otherwise it runs on: one commit for the lot.
+        When stopped, the rest is handed back and nothing is left.
+        """
         with self.database.session() as session:
-            for index, claim in enumerate(chunk):
+            for index, claim in enumerate(claims):
                 if stop is not None and stop.is_set():
-                    self._release(session, chunk[index:] + rest)
-                    return False
+                    self._release(session, claims[index:])
+                    return []
+                if index >= self.settings.worker_commit_batch and self.database.writers_waiting():
+                    return claims[index:]
                 self._handle_one(session, claim)
-        return True
+        return []
 
     def _release(self, session: Session, claims: list[Claim]) -> None:
         session.execute(
