@@ -48,6 +48,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def session_cache(session: Session, name: str) -> dict[Any, Any]:
+    """A per-session dict for objects this unit of work created or looked up.
+
+    Lets a batch find its own not-yet-flushed rows without a query (and so without an
+    autoflush per event). Emptied on any rollback, savepoints included, because the
+    pending objects it may hold are discarded then.
+    """
+    caches: dict[str, dict[Any, Any]] = session.info.setdefault("relay_caches", {})
+    return caches.setdefault(name, {})
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_caches(session: Session, _previous: Any) -> None:
+    session.info.pop("relay_caches", None)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from integrations.contracts import MerchantRef, NormalizedTicket, TicketComment
-from service.db import new_id, utcnow
+from service.db import new_id, session_cache, utcnow
 from service.errors import InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.feedback.schemas import FeedbackIn, FeedbackPatch, MerchantIn
@@ -107,6 +107,15 @@ def fold_ticket(
 
 
 def _record_for(session: Session, ticket: NormalizedTicket, *, lock: bool) -> Feedback:
+    known = session_cache(session, "feedback")
+    key = (ticket.source, ticket.external_id)
+    if key not in known:
+        known[key] = _load_or_new(session, ticket, lock=lock)
+    record: Feedback = known[key]
+    return record
+
+
+def _load_or_new(session: Session, ticket: NormalizedTicket, *, lock: bool) -> Feedback:
     query = select(Feedback).where(
         Feedback.source == ticket.source, Feedback.external_id == ticket.external_id
     )
@@ -217,10 +226,12 @@ def _apply_jira(record: Feedback, ticket: NormalizedTicket, version: str) -> Non
 
 def upsert_merchant(session: Session, *, merchant: MerchantIn) -> Merchant:
     """Create or update a merchant; fields not given keep their stored value."""
-    row = session.get(Merchant, merchant.id)
+    known = session_cache(session, "merchants")
+    row = known.get(merchant.id) or session.get(Merchant, merchant.id)
     if row is None:
         row = Merchant(id=merchant.id)
         session.add(row)
+    known[merchant.id] = row
     for field in ("name", "segment", "monthly_tpv_php"):
         value = getattr(merchant, field)
         if value is not None:

@@ -78,6 +78,14 @@ def claim_due(session: Session, *, worker: str, limit: int, lease_seconds: float
     return [Claim(id=r.id, task=r.task, attempts=r.attempts + 1) for r in rows]
 
 
+class _HandlerFailed(Exception):
+    """A handler failed mid-transaction: redo the transaction recording this failure."""
+
+    def __init__(self, claim_id: str, error: Exception) -> None:
+        super().__init__(claim_id)
+        self.claim_id, self.error = claim_id, error
+
+
 class Worker:
     """Processes inbox events; `run_once` is one claim-and-handle round."""
 
@@ -130,19 +138,38 @@ class Worker:
     def _handle_chunk(self, claims: list[Claim], stop: threading.Event | None) -> list[Claim]:
         """Handle claims in one transaction; return those left for the next one.
 
-        The transaction ends after `worker_commit_batch` events if another writer is
-        waiting (a webhook's commit), otherwise it runs on: one commit for the lot.
-        When stopped, the rest is handed back and nothing is left.
+        No savepoints and one flush at commit. If a handler fails, the transaction is
+        rolled back whole and redone with that event's failure recorded instead of
+        running it again, so the others still commit and no handler runs twice for
+        the same failure.
         """
-        with self.database.session() as session:
+        failures: dict[str, Exception] = {}
+        while True:
+            try:
+                return self._run_chunk(claims, stop, failures)
+            except _HandlerFailed as failed:
+                failures[failed.claim_id] = failed.error
+
+    def _run_chunk(
+        self, claims: list[Claim], stop: threading.Event | None, failures: dict[str, Exception]
+    ) -> list[Claim]:
+        """The transaction ends after `worker_commit_batch` events if another writer is
+        waiting (a webhook's commit), otherwise it runs on: one commit for the lot.
+        When stopped, the rest is handed back and nothing is left."""
+        with self.database.session() as session, session.no_autoflush:
+            events = self._load_events(session, claims)
             for index, claim in enumerate(claims):
                 if stop is not None and stop.is_set():
                     self._release(session, claims[index:])
                     return []
                 if index >= self.settings.worker_commit_batch and self.database.writers_waiting():
                     return claims[index:]
-                self._handle_one(session, claim)
+                self._handle_one(session, claim, events.get(claim.id), failures.get(claim.id))
         return []
+
+    def _load_events(self, session: Session, claims: list[Claim]) -> dict[str, InboxEvent]:
+        query = select(InboxEvent).where(InboxEvent.id.in_([c.id for c in claims]))
+        return {event.id: event for event in session.scalars(query)}
 
     def _release(self, session: Session, claims: list[Claim]) -> None:
         session.execute(
@@ -156,24 +183,30 @@ class Worker:
             )
         )
 
-    def _handle_one(self, session: Session, claim: Claim) -> None:
-        event = session.get(InboxEvent, claim.id)
+    def _handle_one(
+        self, session: Session, claim: Claim, event: InboxEvent | None, failure: Exception | None
+    ) -> None:
         if event is None or not self._still_mine(event):
             EVENTS_PROCESSED.labels(claim.task, "lost_claim").inc()
             return
+        if failure is not None:
+            self._record_failure(event, claim, failure)
+            return
         try:
-            with session.begin_nested():
-                result = self._run_handler(session, event)
-        except PermanentFailure as exc:
-            self._fail(event, claim, str(exc), permanent=True)
+            result = self._run_handler(session, event)
         except Exception as exc:
-            log.exception("event failed", extra={"event_id": claim.id, "task": claim.task})
-            self._fail(event, claim, f"{type(exc).__name__}: {exc}", permanent=False)
-        else:
-            event.status, event.result = EventStatus.HANDLED, result[:200]
-            event.handled_at, event.lease_until, event.last_error = utcnow(), None, None
-            EVENT_LAG.observe((event.handled_at - event.received_at).total_seconds())
-            EVENTS_PROCESSED.labels(claim.task, "handled").inc()
+            raise _HandlerFailed(claim.id, exc) from exc
+        event.status, event.result = EventStatus.HANDLED, result[:200]
+        event.handled_at, event.lease_until, event.last_error = utcnow(), None, None
+        EVENT_LAG.observe((event.handled_at - event.received_at).total_seconds())
+        EVENTS_PROCESSED.labels(claim.task, "handled").inc()
+
+    def _record_failure(self, event: InboxEvent, claim: Claim, exc: Exception) -> None:
+        if isinstance(exc, PermanentFailure):
+            self._fail(event, claim, str(exc), permanent=True)
+            return
+        log.error("event failed", exc_info=exc, extra={"event_id": claim.id, "task": claim.task})
+        self._fail(event, claim, f"{type(exc).__name__}: {exc}", permanent=False)
 
     def _run_handler(self, session: Session, event: InboxEvent) -> str:
         handler = handler_for(event.task)
