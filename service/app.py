@@ -31,6 +31,7 @@ from service.inbox import routes as inbox_routes
 from service.inbox.writer import InboxWriter
 from service.logs import configure_logging, request_id_var
 from service.metrics import HTTP_REQUESTS
+from service.themes import routes as themes_routes
 from service.worker.runner import WorkerThread
 
 log = logging.getLogger("relay.app")
@@ -92,6 +93,8 @@ def create_app(
         inbox_admin_routes.router,
         feedback_routes.router,
         classify_routes.router,
+        themes_routes.router,
+        themes_routes.pages_router,
     ):
         app.include_router(router)
     return app

@@ -16,6 +16,7 @@ from service.config import get_settings
 from service.db import Database
 from service.inbox import service as inbox_service
 from service.inbox.models import EventStatus
+from service.themes.cli import themes_app
 
 app = typer.Typer(help="Relay: merchant feedback for Customer Success.", no_args_is_help=True)
 events_app = typer.Typer(help="Inspect and replay inbox events.", no_args_is_help=True)
@@ -26,6 +27,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(themes_app, name="themes")
 
 
 def _database() -> Database:

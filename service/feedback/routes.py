@@ -11,6 +11,7 @@ from service.deps import FeedbackReader, FeedbackWriter, SessionDep
 from service.feedback import service as feedback_service
 from service.feedback.schemas import FeedbackIn, FeedbackOut, FeedbackPage, FeedbackPatch
 from service.structuring.taxonomy import Category, PaymentMethod, ProductArea
+from service.themes import service as themes_service
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
 
@@ -20,6 +21,7 @@ def submit_feedback(data: FeedbackIn, session: SessionDep, _: FeedbackWriter) ->
     """Store feedback sent by a CS agent or a form; 201 with the structured record."""
     record = feedback_service.submit(session, data=data)
     session.flush()
+    themes_service.attach(session, record=record)
     return FeedbackOut.model_validate(record)
 
 
@@ -69,4 +71,7 @@ def correct_feedback(
 ) -> FeedbackOut:
     """Correct labels; corrections are kept and feed the next training."""
     record = feedback_service.correct(session, feedback_id=feedback_id, patch=patch)
+    session.flush()
+    # A theme_id given by a person is a move; the themes service pins it there.
+    themes_service.attach(session, record=record)
     return FeedbackOut.model_validate(record)

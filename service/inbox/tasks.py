@@ -11,6 +11,7 @@ from integrations.registry import SOURCES
 from service.feedback import service as feedback_service
 from service.inbox.models import InboxEvent
 from service.structuring import pipeline
+from service.themes import service as themes_service
 from service.worker.registry import PermanentFailure, preparer, task
 
 
@@ -52,6 +53,8 @@ def ingest(session: Session, event: InboxEvent) -> str:
         tiebreak=event.delivery_key,
         key_modes=event.hints.get("key_modes", ()),
     )
+    session.flush()  # the theme membership row refers to the record
+    themes_service.attach(session, record=record)
     return f"feedback {record.id} {ticket.event_type}"
 
 

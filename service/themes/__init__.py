@@ -1,0 +1,1 @@
+"""Themes: recurring merchant problems, matched incrementally and ranked by impact."""

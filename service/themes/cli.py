@@ -1,0 +1,63 @@
+"""`relay themes`: rebuild themes from scratch, and measure clustering on the labelled corpus."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from service.config import get_settings
+from service.db import Database
+from service.themes import service as themes_service
+from service.themes import similarity
+
+themes_app = typer.Typer(help="Recurring problems (themes).", no_args_is_help=True)
+
+
+@themes_app.command()
+def rebuild() -> None:
+    """Re-cluster every record; pinned records, merges and renames are kept."""
+    database = Database(get_settings().database_url)
+    try:
+        with database.session() as session:
+            report = themes_service.rebuild(session)
+    finally:
+        database.dispose()
+    typer.echo(
+        f"rebuilt: {report.records} record(s) re-attached, {report.pinned} pinned kept, "
+        f"{report.themes} live theme(s), {report.kept_identity} kept their identity"
+    )
+
+
+@themes_app.command()
+def refresh() -> None:
+    """Re-derive every theme's trend and rank for today (run it daily, e.g. from cron)."""
+    database = Database(get_settings().database_url)
+    try:
+        with database.session() as session:
+            count = themes_service.refresh_impact(session)
+    finally:
+        database.dispose()
+    typer.echo(f"refreshed {count} theme(s)")
+
+
+@themes_app.command()
+def evaluate(
+    sweep: Annotated[bool, typer.Option(help="also print the threshold sweep")] = True,
+    clusters: Annotated[bool, typer.Option(help="print the clusters found")] = False,
+) -> None:
+    """Pairwise precision and recall of "same theme" on the hand-labelled corpus."""
+    precision, recall, found = themes_service.evaluate_corpus()
+    typer.echo(
+        f"threshold {similarity.JOIN_THRESHOLD:.3f}: pairwise precision {precision:.3f}, "
+        f"recall {recall:.3f}, {len(found)} cluster(s) "
+        f"({sum(1 for c in found if len(c) > 1)} with 2+ tickets)"
+    )
+    if sweep:
+        typer.echo("threshold  precision  recall  clusters")
+        steps = [round(0.2 + 0.025 * i, 3) for i in range(13)]
+        for threshold, p, r, n in themes_service.sweep_corpus(steps):
+            typer.echo(f"{threshold:9.3f}  {p:9.3f}  {r:6.3f}  {n:8d}")
+    if clusters:
+        for cluster in sorted(found, key=lambda c: (-len(c), c)):
+            typer.echo(" ".join(cluster))

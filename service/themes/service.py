@@ -1,0 +1,977 @@
+"""Themes: attach records incrementally, keep impact figures, apply people's decisions.
+
+`attach` runs after each record is structured. It scores the record against the themes
+that share its strongest features or codes (similarity.ThemeIndex, cached per process and
+refreshed by `Theme.version`), joins the best one or starts a theme, and refreshes that
+theme's impact. People's decisions (move, split, merge, rename) are logged and survive
+`rebuild`: moved and split-off records are pinned, merges and renames are re-applied.
+
+Rank (what Product sorts by), see `rank`:
+
+    rank_score = (log2(1 + merchants) + log10(1 + TPV at risk / PHP 1M)
+                  + severity weight + 0.5 * trend clamped to [-1, 2]) * status weight
+
+so doubling the merchants affected adds 1, ten times the TPV adds 1, a critical record
+adds 2 (high 1, medium 0.5), a theme that doubled this week adds 0.5, and fixed or
+won't-fix themes keep a quarter of their score.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Engine, and_, case, delete, distinct, event, func, select, update
+from sqlalchemy.orm import Session, SessionTransaction
+
+from service.db import new_id, utcnow
+from service.errors import Conflict, InvalidRequest, NotFound
+from service.feedback.models import Feedback, Merchant
+from service.themes import similarity
+from service.themes.models import FixType, Theme, ThemeDecision, ThemeMembership, ThemeStatus
+from service.themes.similarity import Match, Profile, RecordFeatures
+
+log = logging.getLogger("relay.themes")
+
+SEVERITY_LEVEL = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+SEVERITY_WEIGHT = {"low": 0.0, "medium": 0.5, "high": 1.0, "critical": 2.0}
+DONE_STATUSES = (ThemeStatus.FIXED.value, ThemeStatus.WONT_FIX.value)
+SUGGESTED_FIX = {
+    "docs_gap": FixType.DOCS,
+    "how_to": FixType.DOCS,
+    "misconfiguration": FixType.MERCHANT_CONFIG,
+    "bug": FixType.PRODUCT,
+    "incident": FixType.PRODUCT,
+    "feature_request": FixType.PRODUCT,
+}
+DAYS_KEPT = 12 * 7 + 14  # daily counts kept: a 12-week sparkline plus this fortnight's trend
+SYNC_MARGIN = timedelta(seconds=10)  # other processes' commits may land a little late
+FULL_RELOAD = timedelta(minutes=10)  # ...and a late one older than the margin is caught here
+SYNC_EVERY = timedelta(seconds=1)  # how stale other processes' theme changes may be here
+
+
+class ThemeNotFound(NotFound):
+    code = "theme_not_found"
+
+
+class ThemeMerged(Conflict):
+    code = "theme_merged"
+
+
+class InvalidThemeChange(InvalidRequest):
+    code = "invalid_theme_change"
+
+
+# ---------------------------------------------------------------- the per-process cache
+
+
+@dataclass
+class _Cache:
+    """Profiles of live themes for one database, refreshed from `Theme.version`."""
+
+    index: similarity.ThemeIndex = field(default_factory=similarity.ThemeIndex)
+    versions: dict[str, int] = field(default_factory=dict)
+    watermark: datetime | None = None
+    loaded_at: datetime | None = None
+    dirty: set[str] = field(default_factory=set)
+    synced_at: datetime | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def forget(self) -> None:
+        """Drop everything: the next use reloads from the database."""
+        self.index, self.versions, self.dirty = similarity.ThemeIndex(), {}, set()
+        self.watermark = self.loaded_at = self.synced_at = None
+
+    def store(self, theme_id: str, version: int, profile: Profile | None) -> None:
+        """Remember one theme's profile (None: the theme takes no new records)."""
+        self.versions[theme_id] = version
+        self.index.put(theme_id, profile or Profile())
+
+
+_CACHES: WeakKeyDictionary[Engine, _Cache] = WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache(session: Session) -> _Cache:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with _CACHES_LOCK:
+        cache = _CACHES.get(engine)
+        if cache is None:
+            cache = _CACHES[engine] = _Cache()
+    return cache
+
+
+def _touched(session: Session, cache: _Cache, theme_id: str) -> None:
+    # The cache runs ahead of the database; if this transaction does not commit, the
+    # themes it changed are re-read at the next use.
+    cache_and_ids = session.info.setdefault("themes_touched", (cache, set()))
+    cache_and_ids[1].add(theme_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    session.info.pop("themes_touched", None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    touched = session.info.pop("themes_touched", None) if transaction.parent is None else None
+    if touched is not None:
+        cache, theme_ids = touched
+        with cache.lock:
+            cache.dirty |= theme_ids
+
+
+def _sync(session: Session, cache: _Cache) -> None:
+    now = utcnow()
+    if cache.loaded_at is None or now - cache.loaded_at > FULL_RELOAD:
+        cache.forget()
+        cache.loaded_at = now
+    elif not cache.dirty and cache.synced_at and now - cache.synced_at < SYNC_EVERY:
+        return  # this process's own changes are in the cache already; others' can wait
+    cache.synced_at = now
+    query = select(Theme.id, Theme.version, Theme.updated_at)
+    if cache.watermark is not None:
+        query = query.where(Theme.updated_at >= cache.watermark - SYNC_MARGIN)
+    rows = session.execute(query).all()
+    stale = {row.id for row in rows if cache.versions.get(row.id) != row.version} | cache.dirty
+    _reload(session, cache, sorted(stale))
+    if rows:
+        newest = max(row.updated_at for row in rows)
+        cache.watermark = max(newest, cache.watermark or newest)
+
+
+def _reload(session: Session, cache: _Cache, theme_ids: list[str]) -> None:
+    for theme_id in theme_ids:
+        cache.index.discard(theme_id)
+        cache.versions.pop(theme_id, None)
+    cache.dirty.clear()
+    for start in range(0, len(theme_ids), 500):
+        chunk = theme_ids[start : start + 500]
+        for theme in session.scalars(select(Theme).where(Theme.id.in_(chunk))):
+            cache.store(theme.id, theme.version, _stored_profile(theme))
+
+
+def _stored_profile(theme: Theme) -> Profile | None:
+    if theme.merged_into is not None:
+        return None
+    return Profile.from_json(theme.signature or {}, theme.centroid or {})
+
+
+def _profile(cache: _Cache, theme: Theme) -> Profile:
+    cached = cache.index.profiles.get(theme.id)
+    if cached is not None and cache.versions.get(theme.id) == theme.version:
+        return cached
+    return Profile.from_json(theme.signature or {}, theme.centroid or {})
+
+
+def _save_profile(session: Session, cache: _Cache, theme: Theme, profile: Profile) -> None:
+    theme.signature = profile.to_json()
+    theme.centroid = profile.centroid_json()
+    theme.product_area = profile.dominant("areas")
+    theme.payment_method = profile.dominant("methods")
+    theme.category = profile.dominant("categories")
+    theme.error_codes = [code for code, _ in similarity.most_common(profile.codes, 20)]
+    theme.version = (theme.version or 0) + 1
+    theme.updated_at = utcnow()
+    cache.store(theme.id, theme.version, profile if theme.merged_into is None else None)
+    _touched(session, cache, theme.id)
+
+
+# ---------------------------------------------------------------- features of a record
+
+
+def record_features(record: Feedback) -> RecordFeatures:
+    """The matching features of a stored record."""
+    return similarity.featurize(
+        subject=record.subject,
+        text=record.text,
+        product_area=record.product_area,
+        payment_method=record.payment_method,
+        category=record.category,
+        error_codes=record.error_codes,
+        http_statuses=record.http_statuses,
+        merchant_name=record.merchant_name,
+    )
+
+
+_IMPACT_FIELDS = ("merchant_id", "severity", "seen")
+
+
+def _fields_json(features: RecordFeatures, record: Feedback) -> dict[str, Any]:
+    return {
+        "merchant_id": record.merchant_id,
+        "severity": record.severity,
+        "seen": _seen(record).isoformat(),
+        "product_area": features.product_area,
+        "payment_method": features.payment_method,
+        "category": features.category,
+        "error_codes": sorted(features.error_codes),
+        "http_statuses": sorted(features.http_statuses),
+        "terms": list(features.terms),
+    }
+
+
+def _stored_features(membership: ThemeMembership) -> RecordFeatures:
+    fields = dict(membership.fields or {})
+    return similarity.features_from_json(
+        membership.vector or {},
+        terms=tuple(fields.get("terms", ())),
+        product_area=fields.get("product_area", "other"),
+        payment_method=fields.get("payment_method"),
+        category=fields.get("category", "how_to"),
+        error_codes=frozenset(fields.get("error_codes", ())),
+        http_statuses=frozenset(fields.get("http_statuses", ())),
+    )
+
+
+# ---------------------------------------------------------------- attach
+
+
+def attach(session: Session, *, record: Feedback) -> Theme | None:
+    """Put a structured record in its theme (or a new one); None for a deleted record."""
+    cache = _cache(session)
+    with cache.lock:
+        _sync(session, cache)
+        membership = session.get(ThemeMembership, record.id)
+        if record.deleted:
+            _leave(session, cache, membership, impact=True)
+            record.theme_id, record.theme_score = None, None
+            return None
+        if record.theme_id and _person_moved(session, record, membership):
+            return move(
+                session,
+                feedback_id=record.id,
+                theme_id=record.theme_id,
+                actor="feedback correction",
+            )
+        return _place(session, cache, record, membership, record_features(record))
+
+
+def _person_moved(session: Session, record: Feedback, membership: ThemeMembership | None) -> bool:
+    # PATCH /feedback/{id} with theme_id sets the record's theme directly: honour it as a move
+    # (into a theme that exists and takes records; anything else is overwritten).
+    if membership is not None and membership.theme_id == record.theme_id:
+        return False
+    target = session.get(Theme, record.theme_id)
+    return target is not None and target.merged_into is None
+
+
+def _place(
+    session: Session,
+    cache: _Cache,
+    record: Feedback,
+    membership: ThemeMembership | None,
+    features: RecordFeatures,
+) -> Theme:
+    if membership is None:
+        return _join_best(session, cache, record, features)
+    current = _theme(session, membership.theme_id)
+    if membership.pinned or _unchanged(membership, features, record):
+        return _refresh(session, cache, record, membership, current, features)
+    fit = similarity.score(features, current.id, _without(cache, current, membership))
+    best = cache.index.best(features, exclude=[current.id])
+    if (
+        not similarity.joins(best)
+        or best is None
+        or best.score < fit.score + similarity.MOVE_MARGIN
+    ):
+        return _refresh(session, cache, record, membership, current, features, fit)
+    _leave(session, cache, membership, impact=True)
+    return _join(session, cache, record, features, _theme(session, best.theme_id), best)
+
+
+def _join_best(
+    session: Session, cache: _Cache, record: Feedback, features: RecordFeatures
+) -> Theme:
+    match = cache.index.best(features)
+    while match is not None and similarity.joins(match):
+        theme = session.get(Theme, match.theme_id)
+        if theme is not None and theme.merged_into is None:
+            return _join(session, cache, record, features, theme, match)
+        cache.index.discard(match.theme_id)  # deleted or merged by another process
+        match = cache.index.best(features)
+    return _join(session, cache, record, features, _new_theme(session, _title(record)), None)
+
+
+def _new_theme(session: Session, title: str, *, renamed: bool = False) -> Theme:
+    now = utcnow()
+    theme = Theme(
+        id=new_id("th"),
+        title=title,
+        status=ThemeStatus.NEW.value,
+        signature={},
+        centroid={},
+        error_codes=[],
+        jira_keys=[],
+        version=0,
+        created_at=now,
+        updated_at=now,
+        renamed_by_person=renamed,
+        record_count=0,
+        merchant_count=0,
+        tpv_at_risk_php=0,
+        max_severity="low",
+        daily_counts={},
+    )
+    session.add(theme)
+    return theme
+
+
+def _title(record: Feedback) -> str:
+    # The first merchant's own words name the problem until a person renames it.
+    words = " ".join((record.subject or record.text or "untitled").split())
+    return words[:200]
+
+
+def _join(
+    session: Session,
+    cache: _Cache,
+    record: Feedback,
+    features: RecordFeatures,
+    theme: Theme,
+    match: Match | None,
+    *,
+    pinned: bool = False,
+    reasons: dict[str, Any] | None = None,
+) -> Theme:
+    now = utcnow()
+    explained = reasons or (match.reasons() if match else {"started_theme": True})
+    session.add(
+        ThemeMembership(
+            feedback_id=record.id,
+            theme_id=theme.id,
+            score=match.score if match else 1.0,
+            reasons=explained,
+            pinned=pinned,
+            vector=features.vector_json(),
+            fields=_fields_json(features, record),
+            merchant_id=record.merchant_id,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    profile = _profile(cache, theme)
+    profile.add(features)
+    _save_profile(session, cache, theme, profile)
+    record.theme_id, record.theme_score = theme.id, match.score if match else 1.0
+    if record.jira_keys:
+        theme.jira_keys = sorted(set(theme.jira_keys or []) | set(record.jira_keys))
+    _count_in(session, theme, record)
+    session.flush()
+    return theme
+
+
+def _leave(
+    session: Session, cache: _Cache, membership: ThemeMembership | None, *, impact: bool
+) -> None:
+    if membership is None:
+        return
+    theme = _theme(session, membership.theme_id)
+    profile = _profile(cache, theme)
+    profile.add(_stored_features(membership), sign=-1)
+    _save_profile(session, cache, theme, profile)
+    session.delete(membership)
+    session.flush()
+    if impact:
+        recompute_impact(session, theme=theme)
+
+
+def _without(cache: _Cache, theme: Theme, membership: ThemeMembership) -> Profile:
+    # Judge the fit against the theme *without* the record, or it always fits itself.
+    profile = _profile(cache, theme).copy()
+    profile.add(_stored_features(membership), sign=-1)
+    return profile
+
+
+def _unchanged(membership: ThemeMembership, features: RecordFeatures, record: Feedback) -> bool:
+    return membership.vector == features.vector_json() and membership.fields == _fields_json(
+        features, record
+    )
+
+
+def _refresh(
+    session: Session,
+    cache: _Cache,
+    record: Feedback,
+    membership: ThemeMembership,
+    theme: Theme,
+    features: RecordFeatures,
+    fit: Match | None = None,
+) -> Theme:
+    record.theme_id = theme.id
+    if _unchanged(membership, features, record):
+        return theme
+    profile = _profile(cache, theme)
+    profile.add(_stored_features(membership), sign=-1)
+    profile.add(features)
+    _save_profile(session, cache, theme, profile)
+    before = {k: (membership.fields or {}).get(k) for k in _IMPACT_FIELDS}
+    membership.vector, membership.fields = features.vector_json(), _fields_json(features, record)
+    membership.merchant_id = record.merchant_id
+    if fit is not None and not membership.pinned:
+        membership.score, membership.reasons = fit.score, fit.reasons()
+        record.theme_score = fit.score
+    membership.updated_at = utcnow()
+    if before != {k: membership.fields.get(k) for k in _IMPACT_FIELDS}:
+        recompute_impact(session, theme=theme)  # merchant, severity or time changed
+    return theme
+
+
+# ---------------------------------------------------------------- impact and rank
+
+
+def _seen(record: Feedback) -> datetime:
+    """When the merchant raised it: the helpdesk's creation time, else when Relay got it."""
+    return _aware(record.source_created_at or record.created_at) or utcnow()
+
+
+def _count_in(session: Session, theme: Theme, record: Feedback) -> None:
+    # The hot path: one record joined, so the figures move by one without re-reading the theme.
+    seen = _seen(record)
+    theme.record_count = (theme.record_count or 0) + 1
+    new_merchant_tpv = _new_merchant_tpv(session, theme.id, record)
+    if new_merchant_tpv is not None:
+        theme.merchant_count = (theme.merchant_count or 0) + 1
+        theme.tpv_at_risk_php = (theme.tpv_at_risk_php or 0) + new_merchant_tpv
+    theme.first_seen = min(seen, theme.first_seen or seen)
+    theme.last_seen = max(seen, theme.last_seen or seen)
+    if SEVERITY_LEVEL.get(record.severity, 0) > SEVERITY_LEVEL.get(theme.max_severity, 0):
+        theme.max_severity = record.severity
+    day = seen.date().isoformat()
+    counts = dict(theme.daily_counts or {})
+    theme.daily_counts = {**counts, day: counts.get(day, 0) + 1}
+    _derive(theme, utcnow())
+
+
+def _new_merchant_tpv(session: Session, theme_id: str, record: Feedback) -> int | None:
+    """The record's merchant's TPV if the theme did not count that merchant yet, else None."""
+    if not record.merchant_id:
+        return None
+    counted = select(ThemeMembership.feedback_id).where(
+        ThemeMembership.theme_id == theme_id,
+        ThemeMembership.merchant_id == record.merchant_id,
+        ThemeMembership.feedback_id != record.id,
+    )
+    query = select(func.coalesce(Merchant.monthly_tpv_php, 0)).where(
+        Merchant.id == record.merchant_id, ~counted.exists()
+    )
+    with session.no_autoflush:  # the new membership is excluded anyway: flush once, later
+        found = session.execute(query).first()
+    return int(found[0]) if found is not None else None
+
+
+def recompute_impact(session: Session, *, theme: Theme, now: datetime | None = None) -> Theme:
+    """Recount records, distinct merchants, TPV at risk, first/last seen, trend, rate and rank."""
+    now = now or utcnow()
+    session.flush()
+    members = and_(ThemeMembership.theme_id == theme.id, Feedback.deleted.is_(False))
+    severity = case(*[(Feedback.severity == s, n) for s, n in SEVERITY_LEVEL.items()], else_=0)
+    joined = select(Feedback.merchant_id).join(
+        ThemeMembership, ThemeMembership.feedback_id == Feedback.id
+    )
+    row = session.execute(
+        joined.with_only_columns(
+            func.count(),
+            func.count(distinct(Feedback.merchant_id)),
+            func.min(_when()),
+            func.max(_when()),
+            func.max(severity),
+        ).where(members)
+    ).one()
+    tpv = session.scalar(
+        select(func.coalesce(func.sum(Merchant.monthly_tpv_php), 0)).where(
+            Merchant.id.in_(joined.where(members))
+        )
+    )
+    recent = joined.with_only_columns(_when()).where(
+        members, _when() >= now - timedelta(days=DAYS_KEPT)
+    )
+    days = Counter((_aware(when) or now).date().isoformat() for when in session.scalars(recent))
+    count, merchants, first, last, worst = row
+    theme.record_count, theme.merchant_count, theme.tpv_at_risk_php = (
+        count,
+        merchants,
+        int(tpv or 0),
+    )
+    theme.first_seen, theme.last_seen = _aware(first), _aware(last)
+    theme.max_severity = {n: s for s, n in SEVERITY_LEVEL.items()}.get(int(worst or 0), "low")
+    theme.daily_counts = dict(days)
+    _derive(theme, now)
+    return theme
+
+
+def _derive(theme: Theme, now: datetime) -> None:
+    """Trend, weekly rate and rank from the stored counts (both impact paths end here)."""
+    today = now.date()
+    ages = {day: (today - date.fromisoformat(day)).days for day in theme.daily_counts or {}}
+    kept = {d: n for d, n in (theme.daily_counts or {}).items() if ages[d] < DAYS_KEPT}
+    theme.daily_counts = kept
+    theme.last_7d = sum(n for d, n in kept.items() if ages[d] < 7)
+    theme.previous_7d = sum(n for d, n in kept.items() if 7 <= ages[d] < 14)
+    theme.trend = (theme.last_7d - theme.previous_7d) / max(theme.previous_7d, 1)
+    span = (
+        (theme.last_seen - theme.first_seen).days / 7 if theme.first_seen and theme.last_seen else 0
+    )
+    theme.weekly_rate = round((theme.record_count or 0) / max(span, 1.0), 3)
+    theme.rank_score = rank(theme)
+    theme.fix_suggested = suggest_fix(theme)[1]
+
+
+def weekly_counts(theme: Theme, *, weeks: int = 12, now: datetime | None = None) -> list[int]:
+    """Records per week over the last `weeks` weeks, oldest first (for sparklines)."""
+    today = (now or utcnow()).date()
+    counts = [0] * weeks
+    for day, n in (theme.daily_counts or {}).items():
+        age = (today - date.fromisoformat(day)).days // 7
+        if 0 <= age < weeks:
+            counts[weeks - 1 - age] += n
+    return counts
+
+
+def refresh_impact(session: Session, *, now: datetime | None = None) -> int:
+    """Re-derive every live theme's trend and rank as time passes (run it daily)."""
+    themes = list(session.scalars(select(Theme).where(Theme.merged_into.is_(None))))
+    for theme in themes:
+        _derive(theme, now or utcnow())
+    return len(themes)
+
+
+def _aware(value: Any) -> datetime | None:
+    # min()/max() come back as text on SQLite; the column type is not applied to aggregates.
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def rank(theme: Theme) -> float:
+    """The documented impact score Product sorts by (see the module docstring)."""
+    merchants = math.log2(1 + theme.merchant_count)
+    tpv = math.log10(1 + theme.tpv_at_risk_php / 1_000_000)
+    trend = 0.5 * min(max(theme.trend, -1.0), 2.0)
+    score = merchants + tpv + SEVERITY_WEIGHT.get(theme.max_severity, 0.0) + trend
+    weight = 0.25 if theme.status in DONE_STATUSES else 1.0
+    return round(score * weight if theme.record_count else 0.0, 4)
+
+
+def suggest_fix(theme: Theme) -> tuple[FixType, str]:
+    """A first fix proposal from the theme's dominant category (people refine it)."""
+    category = theme.category or "how_to"
+    fix_type = SUGGESTED_FIX.get(category, FixType.PRODUCT)
+    if category == "friction":
+        # Friction in what developers and admins touch is a tooling fix, elsewhere product.
+        tooling = theme.product_area in ("dashboard", "api_access", "plugins", "webhooks")
+        fix_type = FixType.TOOLING if tooling else FixType.PRODUCT
+    return fix_type, _FIX_TEXT[fix_type].format(
+        title=theme.title,
+        merchants=theme.merchant_count,
+        codes=", ".join(theme.error_codes[:5]) or "no error code",
+        area=(theme.product_area or "other").replace("_", " "),
+    )
+
+
+_FIX_TEXT = {
+    FixType.DOCS: 'Answer "{title}" in the {area} docs and the FAQ ({merchants} merchant(s) '
+    "asked); link it from CS macros.",
+    FixType.MERCHANT_CONFIG: 'Send affected merchants a setup checklist for "{title}" '
+    "({codes}); consider an error message that names the fix.",
+    FixType.PRODUCT: 'Fix in the product: "{title}" ({area}, {codes}); {merchants} '
+    "merchant(s) affected.",
+    FixType.TOOLING: 'Remove the friction in tooling (dashboard, SDKs, plugins): "{title}".',
+}
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class ThemeFilters:
+    product_area: str | None = None
+    status: str | None = None
+    category: str | None = None
+    min_records: int = 1
+
+
+def get(session: Session, *, theme_id: str) -> Theme:
+    """One theme, or ThemeNotFound."""
+    theme = session.get(Theme, theme_id)
+    if theme is None:
+        raise ThemeNotFound(f"no theme {theme_id!r}")
+    return theme
+
+
+def _theme(session: Session, theme_id: str) -> Theme:
+    return get(session, theme_id=theme_id)
+
+
+def _live(session: Session, theme_id: str) -> Theme:
+    theme = get(session, theme_id=theme_id)
+    if theme.merged_into is not None:
+        raise ThemeMerged(
+            f"theme {theme_id!r} was merged into {theme.merged_into!r}",
+            details={"merged_into": theme.merged_into},
+        )
+    return theme
+
+
+def list_themes(session: Session, *, filters: ThemeFilters, limit: int) -> list[Theme]:
+    """Live themes, highest rank first."""
+    query = select(Theme).where(
+        Theme.merged_into.is_(None), Theme.record_count >= filters.min_records
+    )
+    for name in ("product_area", "status", "category"):
+        value = getattr(filters, name)
+        if value is not None:
+            query = query.where(getattr(Theme, name) == value)
+    query = query.order_by(Theme.rank_score.desc(), Theme.last_seen.desc(), Theme.id)
+    return list(session.scalars(query.limit(limit)))
+
+
+def _when() -> Any:
+    return func.coalesce(Feedback.source_created_at, Feedback.created_at)
+
+
+def members(
+    session: Session, *, theme_id: str, limit: int = 200
+) -> list[tuple[ThemeMembership, Feedback]]:
+    """A theme's records (newest first) with their memberships."""
+    query = (
+        select(ThemeMembership, Feedback)
+        .join(Feedback, Feedback.id == ThemeMembership.feedback_id)
+        .where(ThemeMembership.theme_id == theme_id)
+        .order_by(_when().desc(), Feedback.id)
+        .limit(limit)
+    )
+    return [(m, f) for m, f in session.execute(query)]
+
+
+# ---------------------------------------------------------------- people's decisions
+
+
+def _log(session: Session, kind: str, theme_id: str, actor: str, **data: Any) -> None:
+    session.add(
+        ThemeDecision(kind=kind, theme_id=theme_id, actor=actor, data=data, created_at=utcnow())
+    )
+
+
+def rename(session: Session, *, theme_id: str, title: str, actor: str) -> Theme:
+    """Give a theme a person's title; automatic titling never replaces it."""
+    clean = " ".join(title.split())[:300]
+    if not clean:
+        raise InvalidThemeChange("a title needs at least one visible character")
+    theme = _live(session, theme_id)
+    theme.title, theme.renamed_by_person, theme.updated_at = clean, True, utcnow()
+    _log(session, "rename", theme.id, actor, title=clean)
+    return theme
+
+
+def move(session: Session, *, feedback_id: str, theme_id: str, actor: str) -> Theme:
+    """Put a record in a theme by hand; it is pinned there through re-attaches and rebuilds."""
+    record = session.get(Feedback, feedback_id)
+    if record is None:
+        raise NotFound(f"no feedback record {feedback_id!r}", code="feedback_not_found")
+    cache = _cache(session)
+    with cache.lock:
+        _sync(session, cache)
+        target = _live(session, theme_id)
+        membership = session.get(ThemeMembership, feedback_id)
+        previous = membership.theme_id if membership else None
+        features = record_features(record)
+        fit = similarity.score(features, target.id, _profile(cache, target))
+        reasons = {**fit.reasons(), "pinned_by": actor}
+        if membership is not None and membership.theme_id == target.id:
+            membership.pinned, membership.reasons = True, reasons
+            record.theme_id = target.id
+        else:
+            _leave(session, cache, membership, impact=True)
+            _join(session, cache, record, features, target, fit, pinned=True, reasons=reasons)
+        recompute_impact(session, theme=target)
+        _log(session, "move", target.id, actor, feedback_id=feedback_id, from_theme=previous)
+        return target
+
+
+def merge(session: Session, *, theme_ids: Sequence[str], into: str, actor: str) -> Theme:
+    """Fold themes into `into`; the merged themes stay as pointers (`merged_into`)."""
+    sources = sorted(set(theme_ids) - {into})
+    if not sources:
+        raise InvalidThemeChange("name at least one theme other than the target to merge")
+    cache = _cache(session)
+    with cache.lock:
+        _sync(session, cache)
+        target = _live(session, into)
+        moved = {}
+        for source in [_live(session, theme_id) for theme_id in sources]:
+            moved[source.id] = _absorb(session, cache, target, source)
+            source.merged_into = target.id
+            _save_profile(session, cache, source, Profile())
+            recompute_impact(session, theme=source)
+        recompute_impact(session, theme=target)
+        _log(session, "merge", target.id, actor, sources=sources, members=moved)
+        return target
+
+
+def _absorb(session: Session, cache: _Cache, target: Theme, source: Theme) -> list[str]:
+    ids = list(
+        session.scalars(
+            select(ThemeMembership.feedback_id).where(ThemeMembership.theme_id == source.id)
+        )
+    )
+    session.execute(
+        update(ThemeMembership)
+        .where(ThemeMembership.theme_id == source.id)
+        .values(theme_id=target.id)
+    )
+    session.execute(
+        update(Feedback).where(Feedback.theme_id == source.id).values(theme_id=target.id)
+    )
+    profile = _profile(cache, target)
+    profile.absorb(_profile(cache, source))
+    _save_profile(session, cache, target, profile)
+    target.jira_keys = sorted(set(target.jira_keys or []) | set(source.jira_keys or []))
+    return sorted(ids)
+
+
+def split(
+    session: Session, *, theme_id: str, feedback_ids: Sequence[str], title: str, actor: str
+) -> Theme:
+    """Move some records of a theme into a new theme (pinned there); returns the new theme."""
+    wanted = sorted(set(feedback_ids))
+    clean = " ".join(title.split())[:300]
+    if not wanted or not clean:
+        raise InvalidThemeChange("a split needs records to move and a title")
+    cache = _cache(session)
+    with cache.lock:
+        _sync(session, cache)
+        theme = _live(session, theme_id)
+        chosen = _split_members(session, theme, wanted)
+        new = _new_theme(session, clean, renamed=True)
+        for membership in chosen:
+            record = session.get(Feedback, membership.feedback_id)
+            features = _stored_features(membership)
+            _leave(session, cache, membership, impact=False)
+            if record is not None:
+                reasons = {"split_from": theme.id, "pinned_by": actor}
+                _join(session, cache, record, features, new, None, pinned=True, reasons=reasons)
+        recompute_impact(session, theme=theme)
+        recompute_impact(session, theme=new)
+        _log(
+            session, "split", theme.id, actor, new_theme_id=new.id, feedback_ids=wanted, title=clean
+        )
+        return new
+
+
+def _split_members(session: Session, theme: Theme, wanted: list[str]) -> list[ThemeMembership]:
+    rows = list(
+        session.scalars(select(ThemeMembership).where(ThemeMembership.theme_id == theme.id))
+    )
+    chosen = [m for m in rows if m.feedback_id in set(wanted)]
+    missing = sorted(set(wanted) - {m.feedback_id for m in chosen})
+    if missing:
+        raise InvalidThemeChange(
+            "some records are not in this theme", details={"not_members": missing}
+        )
+    if len(chosen) == len(rows):
+        raise InvalidThemeChange("a split must leave at least one record in the theme")
+    return chosen
+
+
+def set_fix(
+    session: Session,
+    *,
+    theme_id: str,
+    fix_type: FixType | str | None,
+    owner: str | None,
+    text: str | None,
+) -> Theme:
+    """Record the fix a person proposes (type, owner, text)."""
+    theme = _live(session, theme_id)
+    theme.fix_type = FixType(fix_type).value if fix_type else None
+    theme.fix_owner, theme.fix_text, theme.updated_at = owner, text, utcnow()
+    return theme
+
+
+def set_status(session: Session, *, theme_id: str, status: ThemeStatus | str, reason: str) -> Theme:
+    """Change a theme's status (Jira sync, people); done themes sink in the ranking."""
+    theme = get(session, theme_id=theme_id)
+    theme.status = ThemeStatus(status).value
+    theme.status_reason, theme.updated_at = reason, utcnow()
+    theme.rank_score = rank(theme)
+    return theme
+
+
+# ---------------------------------------------------------------- rebuild
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    records: int
+    pinned: int
+    themes: int
+    kept_identity: int
+
+
+def rebuild(session: Session) -> RebuildReport:
+    """Re-cluster every record from scratch, keeping people's decisions and theme identities.
+
+    Pinned records stay where people put them. Every other record is attached again, oldest
+    first. A new cluster then takes over the theme most of its records were in before (so
+    titles, statuses, Jira keys and fixes carry over); several clusters may fold into a theme
+    only if a person merged into it. Merged themes stay merged; renames are re-applied.
+    """
+    cache = _cache(session)
+    with cache.lock:
+        before = dict(
+            session.execute(select(ThemeMembership.feedback_id, ThemeMembership.theme_id)).all()
+        )
+        pinned = _reset_to_pins(session, cache)
+        existing = set(session.scalars(select(Theme.id)))
+        records = _recluster(session, cache)
+        fresh = sorted(set(session.scalars(select(Theme.id))) - existing)
+        kept = _adopt(session, cache, fresh, before)
+        _reapply_renames(session)
+        themes = list(session.scalars(select(Theme)))
+        for theme in themes:
+            recompute_impact(session, theme=theme)
+        live = sum(1 for t in themes if t.merged_into is None and t.record_count)
+        return RebuildReport(records=records, pinned=pinned, themes=live, kept_identity=kept)
+
+
+def _reset_to_pins(session: Session, cache: _Cache) -> int:
+    session.execute(delete(ThemeMembership).where(ThemeMembership.pinned.is_(False)))
+    session.execute(update(Feedback).values(theme_id=None, theme_score=None))
+    profiles: dict[str, Profile] = {}
+    pins = list(session.scalars(select(ThemeMembership)))
+    for membership in pins:
+        profiles.setdefault(membership.theme_id, Profile()).add(_stored_features(membership))
+    session.execute(
+        update(Feedback)
+        .where(Feedback.id.in_(select(ThemeMembership.feedback_id)))
+        .values(
+            theme_id=select(ThemeMembership.theme_id)
+            .where(ThemeMembership.feedback_id == Feedback.id)
+            .scalar_subquery()
+        )
+    )
+    cache.forget()
+    for theme in session.scalars(select(Theme)):
+        _save_profile(session, cache, theme, profiles.get(theme.id, Profile()))
+    session.flush()
+    return len(pins)
+
+
+def _recluster(session: Session, cache: _Cache, chunk: int = 500) -> int:
+    pinned = select(ThemeMembership.feedback_id)
+    ids = list(
+        session.scalars(
+            select(Feedback.id)
+            .where(Feedback.deleted.is_(False), Feedback.id.not_in(pinned))
+            .order_by(_when(), Feedback.id)
+        )
+    )
+    for start in range(0, len(ids), chunk):
+        batch = ids[start : start + chunk]
+        by_id = {r.id: r for r in session.scalars(select(Feedback).where(Feedback.id.in_(batch)))}
+        for feedback_id in batch:
+            _join_best(session, cache, by_id[feedback_id], record_features(by_id[feedback_id]))
+        session.flush()
+        session.expunge_all()  # keep memory flat over 100k records; the cache holds profiles
+    return len(ids)
+
+
+def _adopt(session: Session, cache: _Cache, fresh: list[str], before: dict[str, str]) -> int:
+    members: dict[str, list[str]] = {theme_id: [] for theme_id in fresh}
+    for theme_id, feedback_id in session.execute(
+        select(ThemeMembership.theme_id, ThemeMembership.feedback_id).where(
+            ThemeMembership.theme_id.in_(fresh)
+        )
+    ):
+        members[theme_id].append(feedback_id)
+    merged_into = set(
+        session.scalars(select(ThemeDecision.theme_id).where(ThemeDecision.kind == "merge"))
+    )
+    claimed: set[str] = set()
+    for theme_id in sorted(fresh, key=lambda t: (-len(members[t]), min(members[t], default=""))):
+        old = _majority(members[theme_id], before)
+        if old is None or (old in claimed and old not in merged_into):
+            continue
+        target = session.get(Theme, old)
+        if target is None or target.merged_into is not None:
+            continue
+        _absorb(session, cache, target, _theme(session, theme_id))
+        _save_profile(session, cache, _theme(session, theme_id), Profile())
+        session.delete(_theme(session, theme_id))
+        claimed.add(old)
+    session.flush()
+    return len(claimed)
+
+
+def _majority(feedback_ids: list[str], before: dict[str, str]) -> str | None:
+    votes = Counter(before[f] for f in feedback_ids if f in before)
+    if not votes:
+        return None
+    theme_id, count = similarity.most_common(votes, 1)[0]
+    return theme_id if count * 2 >= len(feedback_ids) else None
+
+
+def _reapply_renames(session: Session) -> None:
+    renames = session.scalars(
+        select(ThemeDecision).where(ThemeDecision.kind == "rename").order_by(ThemeDecision.id)
+    )
+    for decision in renames:
+        theme = session.get(Theme, decision.theme_id)
+        if theme is not None:
+            theme.title, theme.renamed_by_person = decision.data["title"], True
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def corpus_features(tickets: Iterable[dict[str, Any]]) -> list[RecordFeatures]:
+    """Features of corpus tickets from their text and structured labels (never `theme`)."""
+    return [
+        similarity.featurize(
+            subject=t["subject"],
+            text=t["body"],
+            product_area=t["labels"]["product_area"],
+            payment_method=t["labels"]["payment_method"],
+            category=t["labels"]["category"],
+            error_codes=t["labels"]["error_codes"],
+            http_statuses=t["labels"]["http_statuses"],
+            merchant_name=t["merchant"]["name"],
+        )
+        for t in tickets
+    ]
+
+
+def evaluate_corpus(*, threshold: float | None = None) -> tuple[float, float, list[list[str]]]:
+    """Pairwise precision and recall of the incremental algorithm on the labelled corpus."""
+    tickets = similarity.load_corpus()
+    assigned = similarity.cluster(corpus_features(tickets), threshold=threshold)
+    truth = [t["labels"]["theme"] for t in tickets]
+    precision, recall = similarity.pairwise(truth, assigned)
+    clusters: dict[int, list[str]] = {}
+    for ticket, key in zip(tickets, assigned, strict=True):
+        clusters.setdefault(key, []).append(ticket["id"])
+    return precision, recall, list(clusters.values())
+
+
+def sweep_corpus(thresholds: Iterable[float]) -> list[tuple[float, float, float, int]]:
+    """(threshold, precision, recall, clusters) per threshold: how JOIN_THRESHOLD was chosen."""
+    tickets = similarity.load_corpus()
+    features = corpus_features(tickets)
+    truth = [t["labels"]["theme"] for t in tickets]
+    rows = []
+    for threshold in thresholds:
+        assigned = similarity.cluster(features, threshold=threshold)
+        precision, recall = similarity.pairwise(truth, assigned)
+        rows.append((threshold, precision, recall, len(set(assigned))))
+    return rows

@@ -1,0 +1,578 @@
+"""Incremental theme matching: record features, per-theme profiles and an inverted index.
+
+A record becomes a sparse vector (hashed word 1-2-grams and char 3-5-grams of its subject
+and text, sublinear tf x idf, L2-normalised, cut to its strongest features) plus its
+structured fields. A theme keeps the *sum* of its members' vectors (the centroid, pruned)
+and counts of their fields, so adding or removing one record costs O(features), never a
+re-cluster. Matching a record looks only at themes that share one of its strongest
+features or error codes (inverted index), then scores the best-connected candidates:
+
+    score = W_TEXT * cosine(record, centroid) + W_AREA * share of members in its product area
+          + W_METHOD * share with its payment method + W_CODES * [shares an error code]
+          + W_STATUS * [shares an HTTP status] + W_CATEGORY * share with its category
+
+and joins the best theme when score >= JOIN_THRESHOLD, else starts a new theme.
+Weights and threshold were chosen on the hand-labelled corpus (`relay themes evaluate`
+prints the sweep): the threshold is the one that balances pairwise precision and recall.
+Everything here is pure and deterministic (fixed hashes, ordered tie-breaks); no database.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.utils import murmurhash3_32
+
+CORPUS_PATH = (
+    Path(__file__).resolve().parent.parent / "structuring" / "corpus" / "tickets-dev.jsonl"
+)
+
+HASH_SPACE = 2**20  # word features in [0, 2^20), char features in [2^20, 2^21)
+CHAR_WEIGHT = 0.8  # char n-grams catch Taglish spellings and typos; words carry meaning
+SUBJECT_REPEAT = 2  # the subject is the merchant's own summary: count it twice
+RECORD_FEATURES = 120  # strongest features kept per record (bounds storage and scoring)
+CENTROID_FEATURES = 300  # strongest features kept per theme centroid
+RECORD_TERMS = 12  # readable key terms per record, to explain a membership
+THEME_TERMS = 64  # term counts kept per theme
+# A theme is found by its strongest centroid features and its codes; a record looks up its
+# own strongest features. A key that very many themes share tells little: it is skipped.
+INDEX_FEATURES = 200
+QUERY_FEATURES = 50
+POSTING_LIMIT = 100
+MAX_CANDIDATES = 30  # themes scored exactly per record, by number of shared keys
+REKEY_UNTIL = 16  # themes up to this size are re-indexed on every change, then every 16th
+
+W_TEXT = 1.0
+W_AREA = 0.25
+W_METHOD = 0.10
+W_CODES = 0.20
+W_STATUS = 0.20
+W_CATEGORY = 0.05
+JOIN_THRESHOLD = 0.325
+MOVE_MARGIN = 0.15  # an attached record moves only to a theme that fits this much better
+
+_WORDS = HashingVectorizer(analyzer="word", ngram_range=(1, 2), stop_words="english")
+_WORD_ANALYZER = _WORDS.build_analyzer()
+CHAR_NGRAMS = (3, 5)
+_SIGN_OFF = re.compile(
+    r"^\W*(thanks|thank you|many thanks|regards|best regards|best|cheers|salamat|sincerely"
+    r"|respectfully|kind regards)\b[^\n]{0,40}$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class RecordFeatures:
+    """What matching needs to know about one record."""
+
+    vector: dict[int, float]  # strongest feature first
+    terms: tuple[str, ...]
+    product_area: str
+    payment_method: str | None
+    category: str
+    error_codes: frozenset[str]
+    http_statuses: frozenset[int]
+
+    def vector_json(self) -> dict[str, float]:
+        """The vector as stored on a membership (JSON object keys are strings)."""
+        return {str(i): round(w, 5) for i, w in self.vector.items()}
+
+
+def featurize(
+    *,
+    subject: str,
+    text: str,
+    product_area: str,
+    payment_method: str | None,
+    category: str,
+    error_codes: Iterable[str] = (),
+    http_statuses: Iterable[int] = (),
+    merchant_name: str | None = None,
+) -> RecordFeatures:
+    """Features of one record (pure: the same input always gives the same features)."""
+    body = _strip_noise(text, merchant_name)
+    subject = _strip_noise(subject, merchant_name)
+    words = Counter(_WORD_ANALYZER(subject) * SUBJECT_REPEAT + _WORD_ANALYZER(body))
+    word_index, word_weight = _word_weights(words)
+    char_index, char_weight = _char_weights(subject, body)
+    return RecordFeatures(
+        vector=_blend(word_index, word_weight, char_index, char_weight),
+        terms=_key_terms(list(words), word_weight),
+        product_area=product_area,
+        payment_method=payment_method,
+        category=category,
+        error_codes=frozenset(error_codes),
+        http_statuses=frozenset(http_statuses),
+    )
+
+
+def _strip_noise(text: str, merchant_name: str | None) -> str:
+    # Sign-offs and signatures (names, titles, company) say nothing about the problem.
+    match = _SIGN_OFF.search(text)
+    if match is not None and match.start() > len(text) // 3:
+        text = text[: match.start()]
+    if merchant_name:
+        text = re.sub(re.escape(merchant_name), " ", text, flags=re.IGNORECASE)
+    return text
+
+
+def _word_indices(tokens: Iterable[str]) -> npt.NDArray[np.int64]:
+    hashes = [murmurhash3_32(t, seed=0, positive=True) for t in tokens]
+    return np.asarray(hashes, dtype=np.int64) % HASH_SPACE
+
+
+def _char_indices(text: str) -> npt.NDArray[np.int64]:
+    """Hashed char 3-5-grams inside space-padded words (like char_wb), vectorised."""
+    words = text.lower().split()
+    if not words:
+        return np.zeros(0, dtype=np.int64)
+    padded = "".join(f" {w} " for w in words)
+    points = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    word_of = np.repeat(np.arange(len(words)), [len(w) + 2 for w in words])
+    found = [_ngram_hashes(points, word_of, n) for n in range(CHAR_NGRAMS[0], CHAR_NGRAMS[1] + 1)]
+    return HASH_SPACE + np.concatenate(found).astype(np.int64) % HASH_SPACE
+
+
+def _ngram_hashes(
+    points: npt.NDArray[np.uint64], word_of: npt.NDArray[np.int64], n: int
+) -> npt.NDArray[np.uint64]:
+    if len(points) < n:
+        return np.zeros(0, dtype=np.uint64)
+    span = len(points) - n + 1
+    hashes = np.full(span, n, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps on purpose
+        for k in range(n):
+            hashes = hashes * np.uint64(1_000_003) + points[k : k + span]
+        hashes ^= hashes >> np.uint64(29)
+        hashes *= np.uint64(0xBF58476D1CE4E5B9)
+        hashes ^= hashes >> np.uint64(32)
+    # An n-gram may not run from one padded word into the next.
+    inside: npt.NDArray[np.uint64] = hashes[word_of[:span] == word_of[n - 1 :]]
+    return inside
+
+
+def _word_weights(words: Counter[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    counts = np.fromiter(words.values(), dtype=np.float64, count=len(words))
+    return _weights(_word_indices(words), counts)
+
+
+def _char_weights(subject: str, body: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    grams = np.concatenate([_char_indices(subject)] * SUBJECT_REPEAT + [_char_indices(body)])
+    indices, counts = np.unique(grams, return_counts=True)
+    return _weights(indices, counts.astype(np.float64))
+
+
+def _weights(
+    indices: npt.NDArray[np.int64], counts: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Sublinear tf x idf per feature (tokens that collide keep their own weight)."""
+    weights = (1.0 + np.log(counts)) * idf_table()[indices] if len(indices) else counts
+    return indices, weights
+
+
+def _unit(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    norm = float(np.sqrt(np.dot(weights, weights)))
+    return weights / norm if norm else weights
+
+
+def _blend(
+    word_index: npt.NDArray[np.int64],
+    word_weight: npt.NDArray[np.float64],
+    char_index: npt.NDArray[np.int64],
+    char_weight: npt.NDArray[np.float64],
+) -> dict[int, float]:
+    indices = np.concatenate([word_index, char_index])
+    blended = np.concatenate([_unit(word_weight), CHAR_WEIGHT * _unit(char_weight)])
+    indices, inverse = np.unique(indices, return_inverse=True)
+    weights = np.bincount(inverse, weights=blended).astype(np.float64)
+    order = np.lexsort((indices, -weights))[:RECORD_FEATURES]  # strongest; ties: lower index
+    kept = _unit(weights[order])
+    return {int(i): float(w) for i, w in zip(indices[order], kept, strict=True)}
+
+
+def _key_terms(tokens: list[str], weights: npt.NDArray[np.float64]) -> tuple[str, ...]:
+    scored = [(float(w), t) for t, w in zip(tokens, weights, strict=True) if not t.isdigit()]
+    return tuple(t for _, t in heapq.nlargest(RECORD_TERMS, scored))
+
+
+@lru_cache(maxsize=1)
+def idf_table() -> npt.NDArray[np.float64]:
+    """Inverse document frequency of every feature, from the shipped ticket corpus's text.
+
+    A stateless background sample of merchant language (no labels are read): features
+    every ticket has ("payment", "hi", "please") weigh little, specific ones weigh much,
+    and features the sample never saw weigh the most.
+    """
+    documents = [(t["subject"], t["body"]) for t in load_corpus()]
+    df = np.zeros(2 * HASH_SPACE, dtype=np.float64)
+    for subject, body in documents:
+        df[np.unique(_word_indices(_WORD_ANALYZER(f"{subject}\n{body}")))] += 1
+        df[np.unique(np.concatenate([_char_indices(subject), _char_indices(body)]))] += 1
+    n = len(documents)
+    return np.log((1 + n) / (1 + df)) + 1.0
+
+
+def load_corpus(path: Path = CORPUS_PATH) -> list[dict[str, Any]]:
+    """The hand-labelled ticket corpus, oldest first."""
+    with path.open(encoding="utf-8") as handle:
+        tickets = [json.loads(line) for line in handle if line.strip()]
+    return sorted(tickets, key=lambda t: (t["created_at"], t["id"]))
+
+
+@dataclass
+class Profile:
+    """A theme as matching sees it: centroid sum and counts of its members' fields."""
+
+    count: int = 0
+    centroid: dict[int, float] = field(default_factory=dict)
+    areas: Counter[str] = field(default_factory=Counter)
+    methods: Counter[str] = field(default_factory=Counter)
+    categories: Counter[str] = field(default_factory=Counter)
+    codes: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    terms: Counter[str] = field(default_factory=Counter)
+    norm: float = 0.0
+    _feature_keys: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    _arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def add(self, features: RecordFeatures, sign: int = 1) -> None:
+        """Add (sign=1) or remove (sign=-1) one member: O(features), amortised."""
+        self.count = max(0, self.count + sign)
+        centroid, square = self.centroid, self.norm * self.norm
+        for i, w in features.vector.items():
+            old = centroid.get(i, 0.0)
+            centroid[i] = new = old + sign * w
+            square += new * new - old * old
+        self.norm = math.sqrt(max(square, 0.0))
+        self._arrays = None
+        self._count(features, sign)
+        if sign < 0 or len(centroid) > CENTROID_FEATURES:
+            self._prune()
+        if self.count <= REKEY_UNTIL or self.count % REKEY_UNTIL == 0:
+            self._feature_keys = None  # small themes change fast; big ones now and then
+
+    def copy(self) -> Profile:
+        """An independent copy."""
+        twin = Profile(count=self.count, centroid=dict(self.centroid), norm=self.norm)
+        for name in _COUNTERS:
+            setattr(twin, name, Counter(getattr(self, name)))
+        return twin
+
+    def absorb(self, other: Profile) -> None:
+        """Add every member of `other` (a merge)."""
+        self.count += other.count
+        for i, w in other.centroid.items():
+            self.centroid[i] = self.centroid.get(i, 0.0) + w
+        for name in _COUNTERS:
+            getattr(self, name).update(getattr(other, name))
+        self._arrays = self._feature_keys = None
+        self._prune()
+
+    def _count(self, features: RecordFeatures, sign: int) -> None:
+        pairs: list[tuple[Counter[str], Iterable[str]]] = [
+            (self.areas, [features.product_area]),
+            (self.methods, [features.payment_method] if features.payment_method else []),
+            (self.categories, [features.category]),
+            (self.codes, features.error_codes),
+            (self.statuses, [str(s) for s in features.http_statuses]),
+            (self.terms, features.terms),
+        ]
+        for counter, keys in pairs:
+            counter.update({k: sign for k in keys})
+            if sign < 0:
+                for key in [k for k, c in counter.items() if c <= 0]:
+                    del counter[key]
+        if len(self.terms) > 2 * THEME_TERMS:
+            self.terms = Counter(dict(most_common(self.terms, THEME_TERMS)))
+
+    def _prune(self) -> None:
+        # Removing members can leave dust; a big theme keeps only its strongest features.
+        indices, weights = self._as_arrays()
+        keep = np.nonzero(weights > 1e-9)[0] if self.count else np.zeros(0, dtype=np.int64)
+        if len(keep) > CENTROID_FEATURES:
+            top = np.argpartition(-weights[keep], CENTROID_FEATURES - 1)[:CENTROID_FEATURES]
+            keep = np.sort(keep[top])
+        indices, weights = indices[keep], weights[keep]
+        self.centroid = dict(zip(indices.tolist(), weights.tolist(), strict=True))
+        self.norm = float(np.sqrt(np.dot(weights, weights)))
+        self._arrays = (indices, weights)
+
+    def arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The centroid as (indices, weights) arrays, built once per change (for scoring)."""
+        if self._arrays is None:
+            self._arrays = self._as_arrays()
+        return self._arrays
+
+    def _as_arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        n = len(self.centroid)
+        return (
+            np.fromiter(self.centroid.keys(), dtype=np.int64, count=n),
+            np.fromiter(self.centroid.values(), dtype=np.float64, count=n),
+        )
+
+    def index_keys(self) -> frozenset[str]:
+        """The inverted-index keys this theme is found by: its strongest features and codes.
+
+        Big themes are re-keyed when their centroid is pruned, not on every member.
+        """
+        if self._feature_keys is None:
+            strongest = _strongest(self.centroid, INDEX_FEATURES)
+            self._feature_keys = frozenset(f"f:{i}" for i in strongest)
+        return self._feature_keys | {f"c:{code}" for code in self.codes}
+
+    def dominant(self, counter_name: str) -> str | None:
+        """The most common value of one field among the members (ties: alphabetical)."""
+        top = most_common(getattr(self, counter_name), 1)
+        return top[0][0] if top else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The counts, as stored in `Theme.signature` (the centroid is stored apart)."""
+        return {
+            "count": self.count,
+            "areas": dict(self.areas),
+            "methods": dict(self.methods),
+            "categories": dict(self.categories),
+            "codes": dict(self.codes),
+            "statuses": dict(self.statuses),
+            "terms": dict(self.terms),
+        }
+
+    def centroid_json(self) -> dict[str, float]:
+        """The centroid, as stored in `Theme.centroid`."""
+        return {str(i): round(w, 5) for i, w in self.centroid.items()}
+
+    @classmethod
+    def from_json(cls, signature: Mapping[str, Any], centroid: Mapping[str, float]) -> Profile:
+        """A profile from its stored form."""
+        profile = cls(
+            count=int(signature.get("count", 0)),
+            centroid={int(i): float(w) for i, w in centroid.items()},
+        )
+        for name in _COUNTERS:
+            setattr(profile, name, Counter(signature.get(name, {})))
+        profile.norm = math.sqrt(sum(w * w for w in profile.centroid.values()))
+        return profile
+
+
+_COUNTERS = ("areas", "methods", "categories", "codes", "statuses", "terms")
+
+
+def _strongest(weights: Mapping[int, float], n: int) -> list[int]:
+    # Highest weight first; equal weights: lower index first (deterministic, C-speed).
+    return [-i for _, i in heapq.nlargest(n, [(w, -i) for i, w in weights.items()])]
+
+
+def most_common(counter: Mapping[str, int], n: int) -> list[tuple[str, int]]:
+    """The `n` most frequent keys, ties in alphabetical order (deterministic)."""
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def features_from_json(vector: Mapping[str, float], **fields: Any) -> RecordFeatures:
+    """Features rebuilt from a stored vector and the record's fields."""
+    return RecordFeatures(vector={int(i): float(w) for i, w in vector.items()}, **fields)
+
+
+@dataclass(frozen=True)
+class Match:
+    """How well one record fits one theme, and why."""
+
+    theme_id: str
+    score: float
+    similarity: float
+    area_share: float
+    method_share: float
+    category_share: float
+    shared_codes: tuple[str, ...]
+    shared_statuses: tuple[str, ...]
+    shared_terms: tuple[str, ...]
+
+    def reasons(self) -> dict[str, Any]:
+        """The explanation stored on the membership and shown to people."""
+        return {
+            "score": round(self.score, 4),
+            "similarity": round(self.similarity, 4),
+            "product_area_match": self.area_share >= 0.5,
+            "area_share": round(self.area_share, 3),
+            "payment_method_share": round(self.method_share, 3),
+            "shared_codes": list(self.shared_codes),
+            "shared_statuses": list(self.shared_statuses),
+            "shared_terms": list(self.shared_terms),
+        }
+
+
+def score(features: RecordFeatures, theme_id: str, profile: Profile) -> Match:
+    """The weighted fit of `features` to the theme `profile`, with its reasons."""
+    n = max(profile.count, 1)
+    codes = tuple(sorted(features.error_codes & profile.codes.keys()))
+    statuses = tuple(sorted({str(s) for s in features.http_statuses} & profile.statuses.keys()))
+    terms = tuple(t for t in features.terms if t in profile.terms)
+    return Match(
+        theme_id,
+        fit(features, profile),
+        _cosine(features.vector, profile),
+        profile.areas.get(features.product_area, 0) / n,
+        profile.methods.get(features.payment_method or "", 0) / n,
+        profile.categories.get(features.category, 0) / n,
+        codes,
+        statuses,
+        terms,
+    )
+
+
+def fit(features: RecordFeatures, profile: Profile, cosine: float | None = None) -> float:
+    """The weighted score of the module docstring (the hot path: no explanation built)."""
+    n = max(profile.count, 1)
+    total = W_TEXT * (_cosine(features.vector, profile) if cosine is None else cosine)
+    total += W_AREA * profile.areas.get(features.product_area, 0) / n
+    total += W_CATEGORY * profile.categories.get(features.category, 0) / n
+    if features.payment_method:
+        total += W_METHOD * profile.methods.get(features.payment_method, 0) / n
+    if not features.error_codes.isdisjoint(profile.codes):
+        total += W_CODES
+    if features.http_statuses and any(str(s) in profile.statuses for s in features.http_statuses):
+        total += W_STATUS
+    return total
+
+
+def _cosine(vector: dict[int, float], profile: Profile) -> float:
+    if not profile.norm:
+        return 0.0
+    centroid = profile.centroid
+    # Only shared features contribute; the set intersection runs in C.
+    return sum(vector[i] * centroid[i] for i in vector.keys() & centroid.keys()) / profile.norm
+
+
+class ThemeIndex:
+    """Profiles of live themes and an inverted index from key terms and codes to themes."""
+
+    def __init__(self) -> None:
+        self.profiles: dict[str, Profile] = {}
+        self._age: dict[str, int] = {}  # first-seen order: ties go to the older theme
+        self._keys: dict[str, frozenset[str]] = {}
+        # Insertion-ordered (dicts, not sets) so that ties resolve the same way in every run.
+        self._postings: dict[str, dict[str, None]] = {}
+        self._scratch = np.zeros(2 * HASH_SPACE, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+    def put(self, theme_id: str, profile: Profile) -> None:
+        """Add or replace a theme's profile (an empty profile removes it)."""
+        if profile.count <= 0:
+            self.discard(theme_id)
+            return
+        self.profiles[theme_id] = profile
+        self._age.setdefault(theme_id, len(self._age))
+        old, new = self._keys.get(theme_id, frozenset()), profile.index_keys()
+        self._keys[theme_id] = new
+        for key in new - old:
+            self._postings.setdefault(key, {})[theme_id] = None
+        self._unpost(theme_id, old - new)
+
+    def discard(self, theme_id: str) -> None:
+        """Forget a theme (merged away, emptied, or about to be replaced)."""
+        self.profiles.pop(theme_id, None)
+        self._unpost(theme_id, self._keys.pop(theme_id, frozenset()))
+
+    def _unpost(self, theme_id: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            posting = self._postings.get(key)
+            if posting is not None:
+                posting.pop(theme_id, None)
+                if not posting:
+                    del self._postings[key]
+
+    def candidates(self, features: RecordFeatures) -> list[str]:
+        """Themes sharing a key term or code with the record, most shared keys first."""
+        hits: Counter[str] = Counter()
+        keys = [f"f:{i}" for i in itertools.islice(features.vector, QUERY_FEATURES)]
+        for key in keys + [f"c:{c}" for c in features.error_codes]:
+            posting = self._postings.get(key, {})
+            if len(posting) <= POSTING_LIMIT:
+                hits.update(posting.keys())
+        # Most shared keys first; equal counts keep posting order (deterministic, C-speed).
+        return [t for t, _ in heapq.nlargest(MAX_CANDIDATES, hits.items(), key=itemgetter(1))]
+
+    def best(self, features: RecordFeatures, *, exclude: Iterable[str] = ()) -> Match | None:
+        """The best-scoring candidate theme, or None when there is no candidate."""
+        excluded = set(exclude)
+        ids = [t for t in self.candidates(features) if t not in excluded]
+        if not ids:
+            return None
+        cosines = self._cosines(features.vector, [self.profiles[t] for t in ids])
+        scored = [
+            (fit(features, self.profiles[t], cosine), -self._age[t], t)
+            for t, cosine in zip(ids, cosines, strict=True)
+        ]
+        winner = max(scored)[2]
+        return score(features, winner, self.profiles[winner])
+
+    def _cosines(self, vector: dict[int, float], profiles: list[Profile]) -> list[float]:
+        # One numpy pass for all candidates: the record is spread on a dense scratch row,
+        # each centroid gathers its features from it, and the products are summed per theme.
+        keys = np.fromiter(vector.keys(), dtype=np.int64, count=len(vector))
+        self._scratch[keys] = np.fromiter(vector.values(), dtype=np.float64, count=len(vector))
+        arrays = [p.arrays() for p in profiles]
+        sizes = np.array([len(a[0]) for a in arrays])
+        products = (
+            np.concatenate([w for _, w in arrays])
+            * self._scratch[np.concatenate([i for i, _ in arrays])]
+        )
+        self._scratch[keys] = 0.0
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        sums = np.add.reduceat(products, starts) if len(products) else np.zeros(len(profiles))
+        sums[sizes == 0] = 0.0
+        norms = np.array([p.norm or 1.0 for p in profiles])
+        cosines: list[float] = (sums / norms).tolist()
+        return cosines
+
+
+def joins(match: Match | None, threshold: float | None = None) -> bool:
+    """True when `match` is good enough to join its theme rather than start a new one."""
+    limit = JOIN_THRESHOLD if threshold is None else threshold
+    return match is not None and match.score >= limit
+
+
+def cluster(records: Iterable[RecordFeatures], *, threshold: float | None = None) -> list[int]:
+    """Cluster records one at a time, in the order given: the algorithm `attach` runs."""
+    index = ThemeIndex()
+    assigned: list[int] = []
+    for features in records:
+        match = index.best(features)
+        key = match.theme_id if joins(match, threshold) and match else str(len(index.profiles))
+        profile = index.profiles.get(key) or Profile()
+        profile.add(features)
+        index.put(key, profile)
+        assigned.append(int(key))
+    return assigned
+
+
+def pairwise(truth: list[str | None], predicted: list[int]) -> tuple[float, float]:
+    """Pairwise precision and recall of "same theme" (records with no true theme pair with none)."""
+    both = Counter((t, p) for t, p in zip(truth, predicted, strict=True) if t is not None)
+    true_pairs = _pairs(Counter(t for t in truth if t is not None).values())
+    predicted_pairs = _pairs(Counter(predicted).values())
+    agreed = _pairs(both.values())
+    precision = agreed / predicted_pairs if predicted_pairs else 1.0
+    recall = agreed / true_pairs if true_pairs else 1.0
+    return precision, recall
+
+
+def _pairs(sizes: Iterable[int]) -> int:
+    return sum(n * (n - 1) // 2 for n in sizes)
