@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=100, ge=1)  # events claimed per round
     # Events handled per write transaction while webhook commits wait for SQLite's single
     # writer; with nobody waiting, a transaction takes the whole claimed batch.
-    worker_commit_batch: int = Field(default=10, ge=1)
+    worker_commit_batch: int = Field(default=2, ge=1)
 
     session_secret: SecretStr | None = None
     session_max_age_seconds: int = 12 * 3600
