@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.deps import FeedbackReader, FeedbackWriter, SessionDep
+from service.errors import InvalidRequest
 from service.feedback import service as feedback_service
 from service.feedback.schemas import FeedbackIn, FeedbackOut, FeedbackPage, FeedbackPatch
 from service.structuring.taxonomy import Category, PaymentMethod, ProductArea
@@ -70,6 +71,11 @@ def correct_feedback(
     feedback_id: str, patch: FeedbackPatch, session: SessionDep, _: FeedbackWriter
 ) -> FeedbackOut:
     """Correct labels; corrections are kept and feed the next training."""
+    if patch.theme_id is not None:
+        try:
+            themes_service.require_open(session, theme_id=patch.theme_id)
+        except (themes_service.ThemeNotFound, themes_service.ThemeMerged) as exc:
+            raise InvalidRequest(exc.message, details={"field": "theme_id"}) from exc
     record = feedback_service.correct(session, feedback_id=feedback_id, patch=patch)
     session.flush()
     # A theme_id given by a person is a move; the themes service pins it there.

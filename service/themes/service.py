@@ -613,6 +613,11 @@ def _theme(session: Session, theme_id: str) -> Theme:
     return get(session, theme_id=theme_id)
 
 
+def require_open(session: Session, *, theme_id: str) -> Theme:
+    """The theme if it exists and takes records (not merged away), else the error saying why."""
+    return _live(session, theme_id)
+
+
 def _live(session: Session, theme_id: str) -> Theme:
     theme = get(session, theme_id=theme_id)
     if theme.merged_into is not None:

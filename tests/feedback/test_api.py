@@ -130,3 +130,16 @@ def test_scopes_are_enforced(client: TestClient, db: Database) -> None:
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "scope_missing"
     bogus = {"Authorization": "Bearer rly_not_a_token"}
     assert client.get("/api/v1/feedback", headers=bogus).status_code == 401
+
+
+def test_moving_to_an_unknown_theme_names_the_field(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    record = submit(client, admin_headers, external_id="t-1")
+    response = client.patch(
+        f"/api/v1/feedback/{record['id']}", json={"theme_id": "th_missing"}, headers=admin_headers
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == {"field": "theme_id"}
+    unchanged = client.get(f"/api/v1/feedback/{record['id']}", headers=admin_headers).json()
+    assert unchanged["theme_id"] == record["theme_id"]
