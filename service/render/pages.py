@@ -51,12 +51,9 @@ class Flash:
     text: str
 
 
-NAV = (
-    NavLink("Themes", "/themes", "Recurring merchant problems, ranked by impact."),
-    NavLink("Request a brief", "/briefs/new", "Ask for a PDF solution brief for a merchant."),
-    NavLink("Briefs", "/briefs", "Solution briefs: status, preview and PDF download."),
-    NavLink("FAQs", "/faqs", "Technical FAQ entries: review, versions and publishing."),
-)
+# Only pages that exist: the brief form (/briefs/new, /briefs) and the FAQ review pages
+# (/faqs) add their links here when they land.
+NAV = (NavLink("Themes", "/themes", "Recurring merchant problems, ranked by impact."),)
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from service.auth.models import User
 from service.auth.routes import safe_next
 from service.config import Settings
 from service.db import Database
+from service.render.pages import NAV
 from tests.auth.conftest import PASSWORD, csrf_from, log_in, set_cookie_header
 
 MakeUser = Callable[..., User]
@@ -230,8 +231,9 @@ def test_home_page_shows_who_you_are_the_nav_and_a_sign_out_form(
     log_in(client)
     page = client.get("/")
     assert "ana@example.ph" in page.text and "product" in page.text
-    for href in ("/themes", "/briefs/new", "/briefs", "/faqs"):
-        assert f'href="{href}"' in page.text
+    for link in NAV:  # every page that exists, and no link to one that does not
+        assert f'href="{link.href}"' in page.text
+    assert 'href="/briefs/new"' not in page.text
     assert '<nav class="main-nav" aria-label="Main">' in page.text
     assert 'action="/logout"' in page.text and csrf_from(page)
     assert page.headers["cache-control"] == "no-store"
