@@ -16,8 +16,9 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,8 @@ class _Scanner:
         return _Hits(whole, subject)
 
 
-def _closing(entry: str, start: int) -> int:
-    """Index of the parenthesis closing the group opened at `start`."""
+def _syntax(entry: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """Unescaped characters outside `[...]` classes, each with the group depth after it."""
     depth, index, in_class = 0, start, False
     while index < len(entry):
         char = entry[index]
@@ -113,32 +114,26 @@ def _closing(entry: str, start: int) -> int:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char in "()":
-            depth += 1 if char == "(" else -1
-            if depth == 0:
-                return index
+        else:
+            if char in "()":
+                depth += 1 if char == "(" else -1
+            yield index, char, depth
         index += 1
+
+
+def _closing(entry: str, start: int) -> int:
+    """Index of the parenthesis closing the group opened at `start`."""
+    for index, char, depth in _syntax(entry, start):
+        if char == ")" and depth == 0:
+            return index
     raise ValueError(f"unbalanced lexicon entry: {entry!r}")
 
 
 def _branches(entry: str) -> list[str]:
     """The entry split at its top-level `|`."""
-    branches, depth, last, index, in_class = [], 0, 0, 0, False
-    while index < len(entry):
-        char = entry[index]
-        if char == "\\":
-            index += 1
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char in "()":
-            depth += 1 if char == "(" else -1
-        elif char == "|" and depth == 0:
-            branches.append(entry[last:index])
-            last = index + 1
-        index += 1
-    return [*branches, entry[last:]]
+    cuts = [index for index, char, depth in _syntax(entry) if char == "|" and depth == 0]
+    bounds = [-1, *cuts, len(entry)]
+    return [entry[start + 1 : end] for start, end in pairwise(bounds)]
 
 
 def _expand(entry: str) -> list[str]:
