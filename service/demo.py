@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from integrations.registry import SOURCES
 from service.config import Settings
 from service.db import Database
 from service.feedback import service as feedback_service
 from service.feedback.schemas import MerchantIn
-from service.inbox.models import EventStatus
+from service.inbox import service as inbox_service
 from service.inbox.writer import NewEvent, store_events
-from service.structuring.redaction import redact_body
 from service.worker.runner import Worker
 
 CORPUS = Path(__file__).resolve().parent / "structuring" / "corpus" / "tickets-dev.jsonl"
@@ -98,15 +98,8 @@ def ticket_events(ticket: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def inbox_event(body: dict[str, Any]) -> NewEvent:
-    redacted = redact_body(json.dumps(body).encode())
-    return NewEvent(
-        source="zendesk",
-        delivery_key=body["id"],
-        task="ingest.zendesk",
-        payload=redacted.text,
-        hints={"key_modes": sorted(redacted.key_modes), "redactions": redacted.counts},
-        status=EventStatus.PENDING,
-    )
+    """The delivery exactly as the Zendesk webhook route would store it."""
+    return inbox_service.received_event(SOURCES["zendesk"], json.dumps(body).encode(), {})
 
 
 def load(database: Database, settings: Settings) -> DemoSummary:

@@ -17,7 +17,7 @@ from service.errors import InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.feedback.schemas import FeedbackIn, FeedbackPatch, MerchantIn
 from service.structuring import pipeline
-from service.structuring.redaction import redact_text
+from service.structuring.redaction import key_modes_in, redact_text
 
 SNAPSHOT_FIELDS = (
     "subject",
@@ -280,8 +280,9 @@ def submit(session: Session, *, data: FeedbackIn) -> Feedback:
         if data.merchant
         else None,
     )
-    redaction = redact_text(f"{data.subject}\n{data.body}")
-    return apply_ticket(session, ticket=ticket, tiebreak="api", key_modes=redaction.key_modes)
+    # Redaction itself happens as the fields are stored; only the key modes are needed here.
+    key_modes = key_modes_in(f"{data.subject}\n{data.body}")
+    return apply_ticket(session, ticket=ticket, tiebreak="api", key_modes=key_modes)
 
 
 def correct(session: Session, *, feedback_id: str, patch: FeedbackPatch) -> Feedback:

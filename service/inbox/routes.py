@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
-from integrations.contracts import InvalidSignature, WebhookSource
+from integrations.contracts import InvalidSignature
 from integrations.registry import SOURCES
 from service.config import Settings
 from service.errors import (
@@ -20,26 +20,12 @@ from service.errors import (
     StorageUnavailable,
     UnsupportedMediaType,
 )
-from service.inbox.models import EventStatus
+from service.inbox import service as inbox_service
 from service.inbox.writer import InboxWriter, NewEvent
 from service.metrics import WEBHOOK_DELIVERIES
-from service.structuring.redaction import redact_body
 
 log = logging.getLogger("relay.webhooks")
 router = APIRouter(tags=["webhooks"])
-
-# Headers worth keeping with the event (delivery ids, retry counts); never auth headers.
-KEPT_HEADERS = (
-    "content-type",
-    "user-agent",
-    "x-atlassian-webhook-identifier",
-    "x-atlassian-webhook-retry",
-    "x-atlassian-webhook-flow",
-    "x-zendesk-account-id",
-    "x-zendesk-webhook-id",
-    "x-zendesk-webhook-invocation-id",
-    "x-zendesk-webhook-signature-timestamp",
-)
 
 
 def _secret(settings: Settings, source: str) -> str:
@@ -94,23 +80,8 @@ async def receive_webhook(source: str, request: Request) -> JSONResponse:
             {"error": {"code": "invalid_signature", "message": str(exc), "details": None}},
             status_code=401,
         )
-    return await _store(request.app.state.inbox_writer, _new_event(vendor, body, headers))
-
-
-def _new_event(vendor: WebhookSource, body: bytes, headers: Mapping[str, str]) -> NewEvent:
-    # The delivery key is taken from the raw body, before redaction changes it.
-    delivery_key = vendor.delivery_key(body, headers)
-    redacted = redact_body(body)
-    return NewEvent(
-        source=vendor.name,
-        delivery_key=delivery_key,
-        task=f"ingest.{vendor.name}",
-        payload=redacted.text,
-        headers={k: headers[k] for k in KEPT_HEADERS if k in headers},
-        hints={"key_modes": sorted(redacted.key_modes), "redactions": redacted.counts},
-        # Authentic but not JSON: kept, and parked for a person straight away.
-        status=EventStatus.PENDING if redacted.is_json else EventStatus.QUARANTINED,
-        last_error=None if redacted.is_json else "body is not valid JSON",
+    return await _store(
+        request.app.state.inbox_writer, inbox_service.received_event(vendor, body, headers)
     )
 
 

@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from integrations.contracts import WebhookSource
 from service.db import utcnow
 from service.errors import InvalidRequest, NotFound
 from service.inbox.models import EventStatus, InboxEvent
+from service.inbox.writer import NewEvent
+from service.structuring.redaction import redact_body
+
+# Headers worth keeping with the event (delivery ids, retry counts); never auth headers.
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-atlassian-webhook-identifier",
+    "x-atlassian-webhook-retry",
+    "x-atlassian-webhook-flow",
+    "x-zendesk-account-id",
+    "x-zendesk-webhook-id",
+    "x-zendesk-webhook-invocation-id",
+    "x-zendesk-webhook-signature-timestamp",
+)
+
+
+def received_event(vendor: WebhookSource, body: bytes, headers: Mapping[str, str]) -> NewEvent:
+    """A verified delivery as it is stored: redacted, keyed, with what redaction would erase."""
+    # The delivery key is taken from the raw body, before redaction changes it.
+    delivery_key = vendor.delivery_key(body, headers)
+    redacted = redact_body(body)
+    return NewEvent(
+        source=vendor.name,
+        delivery_key=delivery_key,
+        task=f"ingest.{vendor.name}",
+        payload=redacted.text,
+        headers={k: headers[k] for k in KEPT_HEADERS if k in headers},
+        hints={"key_modes": sorted(redacted.key_modes), "redactions": redacted.counts},
+        # Authentic but not JSON: kept, and parked for a person straight away.
+        status=EventStatus.PENDING if redacted.is_json else EventStatus.QUARANTINED,
+        last_error=None if redacted.is_json else "body is not valid JSON",
+    )
 
 
 class EventNotFound(NotFound):
