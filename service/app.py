@@ -20,9 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service import ops
 from service.auth import routes as auth_routes
 from service.auth import tokens
+from service.briefs import routes as briefs_routes
 from service.config import Settings, get_settings
 from service.db import Database
+from service.digest import routes as digest_routes
 from service.errors import RelayError
+from service.escalation import routes as escalation_routes
+from service.exports import routes as exports_routes
+from service.faq import routes as faq_routes
 from service.feedback import classify as classify_routes
 from service.feedback import learning
 from service.feedback import routes as feedback_routes
@@ -31,6 +36,7 @@ from service.inbox import routes as inbox_routes
 from service.inbox.writer import InboxWriter
 from service.logs import configure_logging, request_id_var
 from service.metrics import HTTP_REQUESTS
+from service.outbound import routes as outbound_routes
 from service.themes import routes as themes_routes
 from service.worker.runner import WorkerThread
 
@@ -95,6 +101,16 @@ def create_app(
         classify_routes.router,
         themes_routes.router,
         themes_routes.pages_router,
+        escalation_routes.router,
+        escalation_routes.pages_router,
+        faq_routes.router,
+        faq_routes.pages_router,
+        briefs_routes.router,
+        briefs_routes.pages_router,
+        exports_routes.router,
+        digest_routes.router,
+        digest_routes.pages_router,
+        outbound_routes.router,
     ):
         app.include_router(router)
     return app

@@ -13,7 +13,11 @@ import typer
 from service import migrate as migrations
 from service.auth.cli import tokens_app, users_app
 from service.config import get_settings
+from service.content.cli import docs_app
 from service.db import Database
+from service.digest.cli import digest_app
+from service.exports.cli import export_app
+from service.faq.cli import faq_app
 from service.inbox import service as inbox_service
 from service.inbox.models import EventStatus
 from service.themes.cli import themes_app
@@ -28,6 +32,10 @@ app.add_typer(feedback_app, name="feedback")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(themes_app, name="themes")
+app.add_typer(docs_app, name="docs")
+app.add_typer(faq_app, name="faq")
+app.add_typer(export_app, name="export")
+app.add_typer(digest_app, name="digest")
 
 
 def _database() -> Database:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
@@ -55,6 +56,17 @@ def preparer_for(name: str) -> Preparer | None:
     return PREPARERS.get(name)
 
 
+# Every domain module that registers handlers.
+TASK_MODULES = (
+    "service.inbox.tasks",
+    "service.escalation.tasks",
+    "service.faq.tasks",
+    "service.briefs.tasks",
+    "service.outbound.tasks",
+)
+
+
 def _load_task_modules() -> None:
     # Imported here, not at module top, so domains can import the registry freely.
-    from service.inbox import tasks as _inbox_tasks  # noqa: F401
+    for module in TASK_MODULES:
+        importlib.import_module(module)

@@ -21,6 +21,7 @@ from service.config import Settings
 from service.db import Database, utcnow
 from service.inbox.models import EventStatus, InboxEvent
 from service.metrics import EVENT_LAG, EVENTS_PROCESSED
+from service.worker.context import running_with
 from service.worker.registry import PermanentFailure, handler_for, preparer_for
 
 log = logging.getLogger("relay.worker")
@@ -212,7 +213,8 @@ class Worker:
         handler = handler_for(event.task)
         if handler is None:
             raise PermanentFailure(f"no handler for task {event.task!r}")
-        return handler(session, event)
+        with running_with(self.settings):
+            return handler(session, event)
 
     def _still_mine(self, event: InboxEvent) -> bool:
         return event.status == EventStatus.PROCESSING and event.locked_by == self.name

@@ -1,0 +1,1 @@
+"""Worker handlers of the briefs domain (registered with service.worker.registry)."""

@@ -1,0 +1,6 @@
+"""HTTP routes of the escalation domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
+pages_router = APIRouter()

@@ -1,0 +1,1 @@
+"""Worker handlers of the escalation domain (registered with service.worker.registry)."""

@@ -1,0 +1,1 @@
+"""Worker handlers of the faq domain (registered with service.worker.registry)."""

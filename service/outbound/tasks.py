@@ -1,0 +1,1 @@
+"""Worker handlers of the outbound domain (registered with service.worker.registry)."""
