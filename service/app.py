@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -27,6 +28,7 @@ from service.digest import routes as digest_routes
 from service.errors import RelayError
 from service.escalation import routes as escalation_routes
 from service.exports import routes as exports_routes
+from service.faq import document_routes as faq_document_routes
 from service.faq import routes as faq_routes
 from service.feedback import classify as classify_routes
 from service.feedback import learning
@@ -53,7 +55,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Trained on first start when missing (a few seconds), so records are labelled
         # from the first event on.
         await asyncio.to_thread(learning.load_classifier, app.state.db, settings)
-    worker = WorkerThread(app.state.db, settings) if app.state.run_worker else None
+    worker = (
+        WorkerThread(app.state.db, settings, yield_to=app.state.inbox_writer.recently_busy)
+        if app.state.run_worker
+        else None
+    )
     if worker is not None:
         worker.start()
     try:
@@ -91,6 +97,7 @@ def create_app(
     app.state.load_model = load_model
     _add_error_handlers(app)
     auth_routes.install_page_handlers(app)
+    app.add_middleware(inbox_routes.WebhookFastPath)
     app.add_middleware(RequestContextMiddleware)
     for router in (
         ops.router,
@@ -103,6 +110,8 @@ def create_app(
         themes_routes.pages_router,
         escalation_routes.router,
         escalation_routes.pages_router,
+        # Before the FAQ router: `/api/v1/faqs/digest.pdf` is not an entry id.
+        faq_document_routes.router,
         faq_routes.router,
         faq_routes.pages_router,
         briefs_routes.router,
@@ -153,6 +162,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(503, "storage_unavailable", "storage is unavailable; retry later")
 
 
+# Request ids need to be unique, not secret: a per-process random prefix and a counter
+# avoid a system call for randomness on every request.
+_REQUEST_ID_PREFIX = uuid.uuid4().hex[:12]
+_request_counter = itertools.count(1)
+
+
+def _next_request_id() -> str:
+    return f"{_REQUEST_ID_PREFIX}{next(_request_counter):012x}"
+
+
 class RequestContextMiddleware:
     """Request id in and out (X-Request-ID), and latency metrics per route."""
 
@@ -164,7 +183,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        request_id = headers.get(b"x-request-id", b"").decode()[:64] or _next_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

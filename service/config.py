@@ -31,10 +31,19 @@ class Settings(BaseSettings):
     jira_email: str | None = None
     jira_api_token: SecretStr | None = None
     jira_project: str | None = None
+    # Escalation (service/escalation): the Jira calls run in the worker, each bounded by
+    # the timeout; an escalated issue gets a comment (not a new issue) each time its theme
+    # gains another `escalation_comment_merchant_step` merchants or `..._record_step` records.
+    jira_issue_type: str = "Bug"
+    jira_use_components: bool = True  # components named after product areas must exist
+    jira_timeout_seconds: float = Field(default=10.0, gt=0)
+    escalation_comment_merchant_step: int = Field(default=5, ge=1)
+    escalation_comment_record_step: int = Field(default=25, ge=1)
 
     zendesk_url: str | None = None
     zendesk_email: str | None = None
     zendesk_api_token: SecretStr | None = None
+    zendesk_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Worker: how often an idle worker looks for due events, how long a claim is
     # held before another worker may retake it, and when an event is parked.
@@ -47,6 +56,42 @@ class Settings(BaseSettings):
     # Events handled per write transaction while webhook commits wait for SQLite's single
     # writer; with nobody waiting, a transaction takes the whole claimed batch.
     worker_commit_batch: int = Field(default=2, ge=1)
+    # The in-process worker's share of the interpreter while webhooks are arriving (see
+    # worker.runner.Pacer); 1.0 turns pacing off. A separate `relay worker` is not paced.
+    worker_busy_share: float = Field(default=0.25, gt=0, le=1.0)
+
+    # Content library (`relay docs lint`): a document not reviewed for this long fails.
+    content_max_age_days: int = Field(default=180, ge=1)
+
+    # Outbound events (Standard Webhooks to subscribers). Private/loopback targets are
+    # refused unless allowed (tests, a subscriber on the same host); a subscription is
+    # disabled after `outbound_disable_after` consecutive failed attempts.
+    outbound_allow_private: bool = False
+    outbound_timeout_seconds: float = Field(default=10.0, gt=0)
+    outbound_max_attempts: int = Field(default=8, ge=1)
+    outbound_disable_after: int = Field(default=20, ge=1)
+    outbound_concurrency: int = Field(default=8, ge=1)
+
+    # FAQ entries (service/faq): which themes get one, when a reviewed entry ages out,
+    # and where approved entries are published (Zendesk Help Center, same credentials as
+    # the write-back above). The optional LLM rewrite is off unless a base URL is set.
+    faq_min_merchants: int = Field(default=3, ge=1)
+    faq_review_max_age_days: int = Field(default=180, ge=1)
+    zendesk_help_center_section_id: int | None = None
+    zendesk_help_center_locale: str = "en-us"
+    zendesk_help_center_permission_group_id: int | None = None
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # Solution briefs (service/briefs): PDFs render in a pool of child processes, each
+    # render bounded in time and address space so that a runaway document costs one child,
+    # not the worker. Keep the timeout under worker_lease_seconds.
+    brief_render_processes: int = Field(default=2, ge=1)
+    brief_render_timeout_seconds: float = Field(default=30.0, gt=0)
+    brief_render_memory_mb: int = Field(default=2048, ge=256)
+    brief_library_dir: Path | None = None  # the content library; None: the shipped briefs/
 
     session_secret: SecretStr | None = None
     session_max_age_seconds: int = 12 * 3600

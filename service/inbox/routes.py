@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from integrations.contracts import InvalidSignature
 from integrations.registry import SOURCES
@@ -16,6 +17,7 @@ from service.config import Settings
 from service.errors import (
     NotFound,
     PayloadTooLarge,
+    RelayError,
     SourceNotConfigured,
     StorageUnavailable,
     UnsupportedMediaType,
@@ -97,3 +99,47 @@ async def _store(writer: InboxWriter, event: NewEvent) -> JSONResponse:
         {"id": stored.id, "duplicate": stored.duplicate},
         status_code=200 if stored.duplicate else 202,
     )
+
+
+WEBHOOK_PREFIX = "/webhooks/"
+
+
+class _WebhookRoute:
+    """What the metrics middleware reads from `scope["route"]` for fast-path requests."""
+
+    path = "/webhooks/{source}"
+
+
+class WebhookFastPath:
+    """Sends `POST /webhooks/{source}` straight to `receive_webhook`.
+
+    Webhook deliveries are the one high-volume path, and FastAPI's routing (a match
+    against every route) and per-request dependency machinery cost more than storing
+    the event. The handler, its errors and its answers are the very same as through
+    the router, which still serves the route for the OpenAPI schema.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        source = _webhook_source(scope)
+        if source is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = _WebhookRoute
+        try:
+            response = await receive_webhook(source, Request(scope, receive))
+        except RelayError as exc:
+            response = JSONResponse(exc.to_body(), status_code=exc.status)
+        await response(scope, receive, send)
+
+
+def _webhook_source(scope: Scope) -> str | None:
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    path: str = scope["path"]
+    if not path.startswith(WEBHOOK_PREFIX):
+        return None
+    source = path[len(WEBHOOK_PREFIX) :]
+    return source if source and "/" not in source else None

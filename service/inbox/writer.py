@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,14 +57,20 @@ class InboxWriter:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._last_submit = float("-inf")
         self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
         self._thread.start()
 
     def submit(self, event: NewEvent) -> Future[Stored]:
         """Queue `event`; the future resolves once it is committed (or fails)."""
         future: Future[Stored] = Future()
+        self._last_submit = time.monotonic()
         self._queue.put((event, future))
         return future
+
+    def recently_busy(self, window_seconds: float = 0.25) -> bool:
+        """Whether a delivery arrived within the last `window_seconds`."""
+        return time.monotonic() - self._last_submit < window_seconds
 
     def close(self) -> None:
         """Store what is queued, then stop the thread."""
@@ -122,15 +129,7 @@ class InboxWriter:
 
 def store_events(session: Session, *, events: list[NewEvent]) -> list[Stored | BaseException]:
     """Insert new deliveries; a delivery already stored (or repeated in `events`) is a duplicate."""
-    keys = {(e.source, e.delivery_key) for e in events}
-    existing = dict(
-        ((row.source, row.delivery_key), row.id)
-        for row in session.execute(
-            select(InboxEvent.source, InboxEvent.delivery_key, InboxEvent.id).where(
-                tuple_(InboxEvent.source, InboxEvent.delivery_key).in_(keys)
-            )
-        )
-    )
+    existing = _stored_ids(session, events)
     results: list[Stored | BaseException] = []
     rows: list[dict[str, Any]] = []
     for event in events:
@@ -144,8 +143,24 @@ def store_events(session: Session, *, events: list[NewEvent]) -> list[Stored | B
     if rows:
         # One executemany through Core: the ORM's per-object bookkeeping would cost
         # more than the insert itself on this hot path.
-        session.execute(insert(InboxEvent), rows)
+        session.connection().execute(insert(InboxEvent), rows)
     return results
+
+
+def _stored_ids(session: Session, events: list[NewEvent]) -> dict[tuple[str, str], str]:
+    """(source, delivery_key) → id of the deliveries among `events` already stored."""
+    keys_by_source: dict[str, set[str]] = {}
+    for event in events:
+        keys_by_source.setdefault(event.source, set()).add(event.delivery_key)
+    found: dict[tuple[str, str], str] = {}
+    for source, keys in keys_by_source.items():
+        # One source per query: `source = ? AND delivery_key IN (…)` is an index search on
+        # both databases, where SQLite answers a row-value IN with a full table scan.
+        query = select(InboxEvent.delivery_key, InboxEvent.id).where(
+            InboxEvent.source == source, InboxEvent.delivery_key.in_(keys)
+        )
+        found.update(((source, key), event_id) for key, event_id in session.execute(query))
+    return found
 
 
 def _row(event: NewEvent) -> dict[str, Any]:

@@ -414,8 +414,15 @@ def redact_json(value: Any) -> tuple[Any, RedactionSummary]:
 def redact_body(body: bytes) -> RedactedBody:
     """Redact a raw request body: JSON is walked and re-serialized compactly, else text."""
     try:
-        _, text, summary = _redact_parsed(json.loads(body))
+        raw = body.decode("utf-8")
+        value = json.loads(raw)
     except (ValueError, RecursionError):
         result = redact_text(body.decode("utf-8", errors="replace"))
         return RedactedBody(result.text, False, result.counts, result.key_modes)
+    # Most deliveries hold nothing to redact. Without `\u` escapes the raw text reads as
+    # its re-serialization would (other escapes are neutralised by the probe), so the
+    # probe can run on it directly and the body is kept as sent.
+    if "\\u" not in raw and not _may_need_redaction(raw):
+        return RedactedBody(raw, True, _Tally().summary().counts, frozenset())
+    _, text, summary = _redact_parsed(value)
     return RedactedBody(text, True, summary.counts, summary.key_modes)

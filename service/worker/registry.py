@@ -26,6 +26,15 @@ class PermanentFailure(Exception):
     """Retrying cannot help (the event cannot be understood): quarantine at once."""
 
 
+class RetryAfter(Exception):
+    """Try again, but not before `seconds` from now (a vendor's `Retry-After`), whatever
+    the backoff would say. It still counts as an attempt."""
+
+    def __init__(self, message: str, *, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = max(float(seconds), 0.0)
+
+
 def task(name: str) -> Callable[[Handler], Handler]:
     """Register `handler` for events whose task is `name`."""
 

@@ -11,6 +11,9 @@ import logging
 import os
 import socket
 import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +25,7 @@ from service.db import Database, utcnow
 from service.inbox.models import EventStatus, InboxEvent
 from service.metrics import EVENT_LAG, EVENTS_PROCESSED
 from service.worker.context import running_with
-from service.worker.registry import PermanentFailure, handler_for, preparer_for
+from service.worker.registry import PermanentFailure, RetryAfter, handler_for, preparer_for
 
 log = logging.getLogger("relay.worker")
 
@@ -90,10 +93,18 @@ class _HandlerFailed(Exception):
 class Worker:
     """Processes inbox events; `run_once` is one claim-and-handle round."""
 
-    def __init__(self, database: Database, settings: Settings, *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        name: str | None = None,
+        yield_to: Callable[[], bool] | None = None,
+    ) -> None:
         self.database = database
         self.settings = settings
         self.name = name or worker_name()
+        self._pacer = Pacer(yield_to, share=settings.worker_busy_share)
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Claim a batch and handle it; the number of events claimed.
@@ -111,10 +122,12 @@ class Worker:
                 lease_seconds=self.settings.worker_lease_seconds,
             )
         if claims:
-            self._prepare(claims)
+            with self._pacer.paced():
+                self._prepare(claims)
         remaining = claims
         while remaining:
-            remaining = self._handle_chunk(remaining, stop)
+            with self._pacer.paced():
+                remaining = self._handle_chunk(remaining, stop)
         return len(claims)
 
     def process(self, claim: Claim) -> None:
@@ -125,7 +138,7 @@ class Worker:
         by_task: dict[str, list[str]] = {}
         for claim in claims:
             by_task.setdefault(claim.task, []).append(claim.id)
-        with self.database.read_session() as session:
+        with self.database.read_session() as session, running_with(self.settings):
             for task_name, ids in by_task.items():
                 prepare = preparer_for(task_name)
                 if prepare is None:
@@ -206,6 +219,10 @@ class Worker:
         if isinstance(exc, PermanentFailure):
             self._fail(event, claim, str(exc), permanent=True)
             return
+        if isinstance(exc, RetryAfter):
+            # The vendor said when: no sooner (its rate limit), and no later than needed.
+            self._fail(event, claim, f"RetryAfter: {exc}", permanent=False, delay=exc.seconds)
+            return
         log.error("event failed", exc_info=exc, extra={"event_id": claim.id, "task": claim.task})
         self._fail(event, claim, f"{type(exc).__name__}: {exc}", permanent=False)
 
@@ -219,23 +236,58 @@ class Worker:
     def _still_mine(self, event: InboxEvent) -> bool:
         return event.status == EventStatus.PROCESSING and event.locked_by == self.name
 
-    def _fail(self, event: InboxEvent, claim: Claim, error: str, *, permanent: bool) -> None:
+    def _fail(
+        self,
+        event: InboxEvent,
+        claim: Claim,
+        error: str,
+        *,
+        permanent: bool,
+        delay: float | None = None,
+    ) -> None:
         # The handler's writes were rolled back with its savepoint; only the outcome stays.
         parked = permanent or claim.attempts >= self.settings.worker_max_attempts
         event.status = EventStatus.QUARANTINED if parked else EventStatus.PENDING
         event.last_error = error[:4000]
-        event.next_attempt_at = utcnow() + timedelta(
-            seconds=backoff_seconds(self.settings, claim.attempts)
-        )
+        wait = backoff_seconds(self.settings, claim.attempts) if delay is None else delay
+        event.next_attempt_at = utcnow() + timedelta(seconds=wait)
         event.lease_until = None
         EVENTS_PROCESSED.labels(claim.task, "quarantined" if parked else "retry").inc()
+
+
+class Pacer:
+    """Keeps an in-process worker to a share of the interpreter while the API is busy.
+
+    The worker thread and the request handlers share one interpreter lock. During a
+    burst of webhooks, acknowledging them (stored durably) matters more than processing
+    them at once: after each step the worker sleeps so that its steps take at most
+    `share` of the time while `busy()` says requests are arriving. The inbox holds
+    what the burst leaves, and the worker catches up at full speed once it is over.
+    """
+
+    MAX_PAUSE_SECONDS = 0.5
+
+    def __init__(self, busy: Callable[[], bool] | None, *, share: float) -> None:
+        self._busy = busy
+        self._share = share
+
+    @contextmanager
+    def paced(self) -> Iterator[None]:
+        started = time.monotonic()
+        yield
+        if self._busy is None or self._share >= 1.0 or not self._busy():
+            return
+        elapsed = time.monotonic() - started
+        time.sleep(min(elapsed * (1.0 / self._share - 1.0), self.MAX_PAUSE_SECONDS))
 
 
 class WorkerThread:
     """Runs a Worker in a background thread until `stop`, finishing the event in hand."""
 
-    def __init__(self, database: Database, settings: Settings) -> None:
-        self._worker = Worker(database, settings)
+    def __init__(
+        self, database: Database, settings: Settings, *, yield_to: Callable[[], bool] | None = None
+    ) -> None:
+        self._worker = Worker(database, settings, yield_to=yield_to)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="relay-worker", daemon=True)
 

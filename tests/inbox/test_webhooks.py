@@ -198,3 +198,23 @@ def test_metrics_count_outcomes_per_source(client: TestClient) -> None:
     text = client.get("/metrics").text
     for outcome in ("accepted", "duplicate", "rejected"):
         assert f'relay_webhook_deliveries_total{{outcome="{outcome}",source="zendesk"}}' in text
+
+
+def test_webhook_fast_path_keeps_the_route_in_the_schema_and_its_metrics(
+    client: TestClient,
+) -> None:
+    body = zendesk_event("created", ticket_id=11, event_id="e11", time="2026-11-01T10:00:00Z")
+    assert post(client, "zendesk", body)[0] == 202
+    assert "/webhooks/{source}" in client.get("/openapi.json").json()["paths"]
+    # Latency is labelled with the route template, as for every routed request.
+    assert 'route="/webhooks/{source}"' in client.get("/metrics").text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/webhooks/zendesk", 405), ("POST", "/webhooks/zendesk/extra", 404)],
+)
+def test_other_webhook_shaped_requests_go_through_the_router(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    assert client.request(method, path).status_code == status
