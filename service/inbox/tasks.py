@@ -8,10 +8,13 @@ from sqlalchemy.orm import Session
 
 from integrations.contracts import NormalizedTicket, UnparseablePayload
 from integrations.registry import SOURCES
+from service.escalation import inbound as escalation_inbound
+from service.escalation import service as escalation_service
 from service.feedback import service as feedback_service
 from service.inbox.models import InboxEvent
 from service.structuring import pipeline
 from service.themes import service as themes_service
+from service.worker.context import worker_settings
 from service.worker.registry import PermanentFailure, preparer, task
 
 
@@ -47,6 +50,12 @@ def ingest(session: Session, event: InboxEvent) -> str:
     ticket = _ticket(event)
     if ticket is None:
         return "ignored: not a ticket event"
+    version = feedback_service.event_version(ticket.occurred_at, event.delivery_key)
+    if escalation_inbound.is_relay_issue(ticket):
+        # Relay's own Jira issue: its news moves the theme; it is not another merchant report.
+        return escalation_inbound.apply(
+            session, ticket=ticket, version=version, settings=worker_settings()
+        )
     record = feedback_service.apply_ticket(
         session,
         ticket=ticket,
@@ -54,7 +63,11 @@ def ingest(session: Session, event: InboxEvent) -> str:
         key_modes=event.hints.get("key_modes", ()),
     )
     session.flush()  # the theme membership row refers to the record
-    themes_service.attach(session, record=record)
+    theme = themes_service.attach(session, record=record)
+    settings = worker_settings()
+    if ticket.jira is not None:  # an issue Engineering filed may name a theme or a ticket
+        escalation_inbound.apply(session, ticket=ticket, version=version, settings=settings)
+    escalation_service.after_attach(session, record=record, theme=theme, settings=settings)
     return f"feedback {record.id} {ticket.event_type}"
 
 
