@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev lint format migrate demo bench clean
+.PHONY: run test install install-dev lint docs-lint format migrate demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: install-dev
 	$(BIN)/ruff check service integrations tests bench
 	$(BIN)/ruff format --check service integrations tests bench
 	$(BIN)/mypy
+
+## make docs-lint: the content library in briefs/ against the documentation standards
+docs-lint: install
+	$(BIN)/relay docs lint --no-faqs
 
 format: install-dev
 	$(BIN)/ruff format service integrations tests bench

@@ -23,6 +23,20 @@ LIBRARY_DIR = REPO_ROOT / "briefs"
 FRONT_MATTER = re.compile(r"\A---\n(?P<meta>.*?)\n---\n(?P<body>.*)\Z", re.DOTALL)
 HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*$", re.MULTILINE)
 REQUIRED_KEYS = ("id", "title", "owner", "reviewed_at", "applies_to", "status")
+# The document kinds; a YAML file without `kind` (the error catalogue) is a catalogue.
+KINDS = ("payment_method", "integration", "checklist", "catalogue", "faq")
+STATUSES = ("draft", "published", "retired")
+# CONTRACT.md's `integration_channel` ids that have a guide (`other` has none).
+CHANNELS = ("payment_intents_api", "checkout", "links", "shopify", "woocommerce")
+
+
+# libyaml's parser when installed: errors.yaml is large and PyYAML's pure parser slow.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """`yaml.safe_load`, with libyaml's parser when present."""
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader either way
 
 
 class ContentError(ValueError):
@@ -49,6 +63,11 @@ class Document:
     def section(self, title: str) -> str:
         """The text under the `## title` heading (case-insensitive), or ""."""
         return sections(self.body).get(title.lower(), "")
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The public pages the facts come from (front matter `sources:`)."""
+        return tuple(str(url) for url in self.meta.get("sources") or ())
 
 
 def sections(markdown: str) -> dict[str, str]:
@@ -79,7 +98,7 @@ def read_document(path: Path) -> Document:
         reviewed_at=reviewed,
         applies_to=tuple(str(item) for item in meta["applies_to"] or ()),
         status=str(meta["status"]),
-        kind=str(meta.get("kind", "reference")),
+        kind=str(meta.get("kind", default_kind(path))),
         path=path,
         body=body,
         version=hashlib.sha256(raw).hexdigest()[:12],
@@ -88,15 +107,25 @@ def read_document(path: Path) -> Document:
     )
 
 
+def default_kind(path: Path) -> str:
+    """The kind of a document whose front matter names none."""
+    return "catalogue" if path.suffix in (".yaml", ".yml") else "reference"
+
+
 def _split(path: Path, text: str) -> tuple[dict[str, Any], str, int]:
     if path.suffix in (".yaml", ".yml"):
-        return _mapping(path, yaml.safe_load(text)), "", 1
+        return _mapping(path, load_yaml(text)), "", 1
+    meta_text, body, body_line = split_markdown(text, label=str(path))
+    return _mapping(path, load_yaml(meta_text)), body, body_line
+
+
+def split_markdown(text: str, *, label: str) -> tuple[str, str, int]:
+    """(front-matter YAML text, body, file line on which the body starts)."""
     match = FRONT_MATTER.match(text)
     if match is None:
-        raise ContentError(f"{path}:1: a Markdown document must open with '---' front matter")
-    meta = _mapping(path, yaml.safe_load(match.group("meta")))
+        raise ContentError(f"{label}:1: a Markdown document must open with '---' front matter")
     body_line = text[: match.start("body")].count("\n") + 1
-    return meta, match.group("body"), body_line
+    return match.group("meta"), match.group("body"), body_line
 
 
 def _mapping(path: Path, loaded: object) -> dict[str, Any]:
@@ -147,7 +176,22 @@ def load_library(root: Path = LIBRARY_DIR) -> Library:
     return Library(documents)
 
 
-@lru_cache(maxsize=1)
 def library() -> Library:
-    """The shipped library, read once per process."""
-    return load_library()
+    """The shipped library (re-read when one of its files changes)."""
+    return library_for(None)
+
+
+def library_for(root: Path | None) -> Library:
+    """The library under `root` (None: the shipped one), re-read when a file changes."""
+    base = (root or LIBRARY_DIR).resolve()
+    return _cached_library(base, _signature(base))
+
+
+def _signature(root: Path) -> tuple[tuple[str, int, int], ...]:
+    stats = ((p, p.stat()) for p in document_paths(root))
+    return tuple((str(p), s.st_mtime_ns, s.st_size) for p, s in stats)
+
+
+@lru_cache(maxsize=4)
+def _cached_library(root: Path, _signature: tuple[tuple[str, int, int], ...]) -> Library:
+    return load_library(root)
