@@ -16,6 +16,7 @@ from service.db import new_id, session_cache, utcnow
 from service.errors import InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.feedback.schemas import FeedbackIn, FeedbackPatch, MerchantIn
+from service.outbound import service as outbound
 from service.structuring import pipeline
 from service.structuring.redaction import key_modes_in, redact_text
 
@@ -55,7 +56,33 @@ def apply_ticket(
     """Fold one ticket event into its record and structure it; older news never overwrites newer."""
     record = fold_ticket(session, ticket=ticket, tiebreak=tiebreak, key_modes=key_modes)
     restructure(record)
+    if session_cache(session, "created_feedback").pop(record.id, None) is not None:
+        _emit_created(session, record)
     return record
+
+
+def _emit_created(session: Session, record: Feedback) -> None:
+    # Once per record: its first event (in any order) creates it, structured by now.
+    outbound.emit(
+        session,
+        event_type="feedback.created",
+        key=f"feedback.created:{record.id}",
+        data={
+            "id": record.id,
+            "source": record.source,
+            "external_id": record.external_id,
+            "external_url": record.external_url,
+            "merchant_id": record.merchant_id,
+            "merchant_name": record.merchant_name,
+            "subject": record.subject,
+            "product_area": record.product_area,
+            "payment_method": record.payment_method,
+            "category": record.category,
+            "severity": record.severity,
+            "error_codes": record.error_codes,
+            "created_at": record.created_at,
+        },
+    )
 
 
 def structure_input(
@@ -149,6 +176,7 @@ def _load_or_new(session: Session, ticket: NormalizedTicket, *, lock: bool) -> F
             deleted=False,
         )
         session.add(record)
+        session_cache(session, "created_feedback")[record.id] = record  # for feedback.created
     return record
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from service.db import new_id, utcnow
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
+from service.outbound import service as outbound
 from service.themes import similarity
 from service.themes.models import FixType, Theme, ThemeDecision, ThemeMembership, ThemeStatus
 from service.themes.similarity import Match, Profile, RecordFeatures
@@ -323,7 +324,28 @@ def _new_theme(session: Session, title: str, *, renamed: bool = False) -> Theme:
         daily_counts={},
     )
     session.add(theme)
+    _emit(session, "theme.created", f"theme.created:{theme.id}", theme)
     return theme
+
+
+def _emit(session: Session, event_type: str, key: str, theme: Theme, **extra: Any) -> None:
+    data = {
+        "id": theme.id,
+        "title": theme.title,
+        "status": theme.status,
+        "record_count": theme.record_count,
+        "merchant_count": theme.merchant_count,
+        "tpv_at_risk_php": theme.tpv_at_risk_php,
+        **extra,
+    }
+    outbound.emit(session, event_type=event_type, key=key, data=data)
+
+
+def _merchants_changed(session: Session, theme: Theme, before: int) -> None:
+    # Each step is announced once per theme, the first time its merchant count reaches it.
+    for step in outbound.crossed_steps(before, theme.merchant_count or 0):
+        key = f"theme.threshold_crossed:{theme.id}:merchants:{step}"
+        _emit(session, "theme.threshold_crossed", key, theme, threshold=step, measure="merchants")
 
 
 def _title(record: Feedback) -> str:
@@ -442,6 +464,7 @@ def _count_in(session: Session, theme: Theme, record: Feedback) -> None:
     if new_merchant_tpv is not None:
         theme.merchant_count = (theme.merchant_count or 0) + 1
         theme.tpv_at_risk_php = (theme.tpv_at_risk_php or 0) + new_merchant_tpv
+        _merchants_changed(session, theme, theme.merchant_count - 1)
     theme.first_seen = min(seen, theme.first_seen or seen)
     theme.last_seen = max(seen, theme.last_seen or seen)
     if SEVERITY_LEVEL.get(record.severity, 0) > SEVERITY_LEVEL.get(theme.max_severity, 0):
@@ -497,11 +520,13 @@ def recompute_impact(session: Session, *, theme: Theme, now: datetime | None = N
     )
     days = Counter((_aware(when) or now).date().isoformat() for when in session.scalars(recent))
     count, merchants, first, last, worst = row
+    merchants_before = theme.merchant_count or 0
     theme.record_count, theme.merchant_count, theme.tpv_at_risk_php = (
         count,
         merchants,
         int(tpv or 0),
     )
+    _merchants_changed(session, theme, merchants_before)
     theme.first_seen, theme.last_seen = _aware(first), _aware(last)
     theme.max_severity = {n: s for s, n in SEVERITY_LEVEL.items()}.get(int(worst or 0), "low")
     theme.daily_counts = dict(days)
