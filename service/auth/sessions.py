@@ -130,6 +130,16 @@ def read_session(request: Request, settings: Settings) -> SessionData | None:
         return None
 
 
+@dataclass(frozen=True)
+class SignedInUser:
+    """Who is signed in, as pages show it."""
+
+    id: str
+    email: str
+    name: str | None
+    role: str
+
+
 def get_optional_user(request: Request, session: SessionDep, settings: SettingsDep) -> User | None:
     """The signed-in user, or None (also for a deactivated user or a changed password)."""
     data = read_session(request, settings)
@@ -138,7 +148,9 @@ def get_optional_user(request: Request, session: SessionDep, settings: SettingsD
         return None
     if not hmac.compare_digest(data.password_tag, _password_tag(user, settings)):
         return None
-    request.state.user = user
+    # Pages read who is signed in from here, possibly after the request's transaction has
+    # ended (an error page): a plain copy, not the ORM object bound to that transaction.
+    request.state.user = SignedInUser(id=user.id, email=user.email, name=user.name, role=user.role)
     request.state.session_data = data
     return user
 

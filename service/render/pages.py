@@ -53,7 +53,13 @@ class Flash:
 
 # Only pages that exist: the brief form (/briefs/new, /briefs) and the FAQ review pages
 # (/faqs) add their links here when they land.
-NAV = (NavLink("Themes", "/themes", "Recurring merchant problems, ranked by impact."),)
+NAV = (
+    NavLink("Themes", "/themes", "Recurring merchant problems, ranked by impact."),
+    NavLink("FAQs", "/faqs", "Technical FAQ entries to review, approve and publish."),
+    NavLink("Briefs", "/briefs", "Solution briefs for merchants, as PDFs."),
+    NavLink("New brief", "/briefs/new", "Request a solution brief for a merchant."),
+    NavLink("Digest", "/digests/latest", "The Product digest: what breaks, what's unclear."),
+)
 
 
 @lru_cache(maxsize=1)
