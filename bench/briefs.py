@@ -9,9 +9,8 @@ HTML of the same briefs with WeasyPrint in this process, warmed up, one FontConf
 the part of the time that is WeasyPrint's. Then `--concurrent` requests at once, to see
 the throughput the render pool (2 processes by default) gets out of the machine.
 
-`--with-preparer` runs the server with the worker giving preparers its settings (a one-line
-change to `Worker._prepare` proposed to the lead), so that briefs render in the preparer,
-outside the write transaction and in parallel, instead of inside the handler.
+Briefs render in the worker's batch preparer: outside the write transaction, in parallel
+across the render pool.
 """
 
 from __future__ import annotations
@@ -117,32 +116,11 @@ def concurrent(client: httpx.Client, start: int, count: int) -> float:
     return time.perf_counter() - started
 
 
-def serve_with_preparer(port: int) -> None:
-    """`relay serve`, with Worker._prepare run under the worker's settings."""
-    from service.cli import serve
-    from service.worker import runner
-    from service.worker.context import running_with
-
-    original = runner.Worker._prepare
-
-    def prepare(self: runner.Worker, claims: list[runner.Claim]) -> None:
-        with running_with(self.settings):
-            original(self, claims)
-
-    runner.Worker._prepare = prepare  # type: ignore[method-assign]
-    serve(port=port)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--briefs", type=int, default=12)
     parser.add_argument("--concurrent", type=int, default=4)
-    parser.add_argument("--with-preparer", action="store_true")
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args()
-    if args.serve:
-        serve_with_preparer(args.serve)
-        return
     workdir = Path(tempfile.mkdtemp(prefix="relay-bench-briefs-"))
     url = f"sqlite:///{workdir / 'relay.db'}"
     migrate.upgrade(url)
@@ -155,10 +133,7 @@ def main() -> None:
         "RELAY_LOG_LEVEL": "WARNING",
     }
     relay = str(Path(python()).with_name("relay"))
-    command = [relay, "serve", "--port", str(port)]
-    if args.with_preparer:
-        command = [python(), "-m", "bench.briefs", "--serve", str(port)]
-    server = start_server(command, env, port)
+    server = start_server([relay, "serve", "--port", str(port)], env, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             floor = Floor(settings)
@@ -176,8 +151,7 @@ def main() -> None:
     base, pages = floor.times, floor.pages
     paired = statistics.median(r / b for r, b in zip(ready, base, strict=True))
     ratio = statistics.median(ready) / statistics.median(base)
-    mode = "render in the preparer" if args.with_preparer else "render in the handler"
-    print(f"mode: {mode}; polling every {POLL_SECONDS * 1000:.0f} ms")
+    print(f"polling every {POLL_SECONDS * 1000:.0f} ms")
     print(
         f"briefs: {len(runs)} sequential, {min(pages)}-{max(pages)} pages, "
         f"{statistics.median([size for *_, size in runs]) / 1024:.0f} KiB"
