@@ -443,8 +443,9 @@ def _refresh(
         membership.score, membership.reasons = fit.score, fit.reasons()
         record.theme_score = fit.score
     membership.updated_at = utcnow()
-    if before != {k: membership.fields.get(k) for k in _IMPACT_FIELDS}:
-        recompute_impact(session, theme=theme)  # merchant, severity or time changed
+    after = {k: membership.fields.get(k) for k in _IMPACT_FIELDS}
+    if before != after:  # merchant, severity or time changed
+        recompute_impact(session, theme=theme, recount_days=before["seen"] != after["seen"])
     return theme
 
 
@@ -492,8 +493,14 @@ def _new_merchant_tpv(session: Session, theme_id: str, record: Feedback) -> int 
     return int(found[0]) if found is not None else None
 
 
-def recompute_impact(session: Session, *, theme: Theme, now: datetime | None = None) -> Theme:
-    """Recount records, distinct merchants, TPV at risk, first/last seen, trend, rate and rank."""
+def recompute_impact(
+    session: Session, *, theme: Theme, now: datetime | None = None, recount_days: bool = True
+) -> Theme:
+    """Recount records, distinct merchants, TPV at risk, first/last seen, trend, rate and rank.
+
+    `recount_days=False` keeps the per-day counts (nobody's "seen" day moved): they are the
+    one figure read row by row, which a large theme pays on every update otherwise.
+    """
     now = now or utcnow()
     session.flush()
     members = and_(ThemeMembership.theme_id == theme.id, Feedback.deleted.is_(False))
@@ -515,10 +522,6 @@ def recompute_impact(session: Session, *, theme: Theme, now: datetime | None = N
             Merchant.id.in_(joined.where(members))
         )
     )
-    recent = joined.with_only_columns(_when()).where(
-        members, _when() >= now - timedelta(days=DAYS_KEPT)
-    )
-    days = Counter((_aware(when) or now).date().isoformat() for when in session.scalars(recent))
     count, merchants, first, last, worst = row
     merchants_before = theme.merchant_count or 0
     theme.record_count, theme.merchant_count, theme.tpv_at_risk_php = (
@@ -529,7 +532,12 @@ def recompute_impact(session: Session, *, theme: Theme, now: datetime | None = N
     _merchants_changed(session, theme, merchants_before)
     theme.first_seen, theme.last_seen = _aware(first), _aware(last)
     theme.max_severity = {n: s for s, n in SEVERITY_LEVEL.items()}.get(int(worst or 0), "low")
-    theme.daily_counts = dict(days)
+    if recount_days:
+        recent = joined.with_only_columns(_when()).where(
+            members, _when() >= now - timedelta(days=DAYS_KEPT)
+        )
+        when_seen = session.scalars(recent)
+        theme.daily_counts = dict(Counter((_aware(w) or now).date().isoformat() for w in when_seen))
     _derive(theme, now)
     return theme
 
