@@ -445,11 +445,29 @@ def _refresh(
     membership.updated_at = utcnow()
     after = {k: membership.fields.get(k) for k in _IMPACT_FIELDS}
     if before != after:  # merchant, severity or time changed
-        recompute_impact(session, theme=theme, recount_days=before["seen"] != after["seen"])
+        moved = _move_day(theme, before["seen"], after["seen"])
+        recompute_impact(session, theme=theme, recount_days=not moved)
     return theme
 
 
 # ---------------------------------------------------------------- impact and rank
+
+
+def _move_day(theme: Theme, before: str | None, after: str | None) -> bool:
+    """Move one record between per-day counts (its "seen" time changed); False when the
+    old time is unknown and the counts must be read again."""
+    if before is None or after is None:
+        return False
+    old_day, new_day = before[:10], after[:10]
+    if old_day != new_day:
+        counts = dict(theme.daily_counts or {})
+        if counts.get(old_day, 0) > 1:
+            counts[old_day] -= 1
+        else:
+            counts.pop(old_day, None)  # also when it already left the kept window
+        counts[new_day] = counts.get(new_day, 0) + 1
+        theme.daily_counts = counts
+    return True
 
 
 def _seen(record: Feedback) -> datetime:

@@ -317,3 +317,25 @@ def test_trend_and_weekly_counts_follow_the_clock(db: Database) -> None:
         assert themes.weekly_counts(theme, weeks=3, now=later) == [0, 1, 0]
         themes.refresh_impact(session, now=later)
         assert (theme.last_7d, theme.previous_7d, theme.trend) == (0, 1, -1.0)
+
+
+def test_a_record_whose_day_moves_keeps_the_daily_counts_exact(db: Database) -> None:
+    now = utcnow()
+    with db.session() as session:
+        records = [
+            add_record(session, SIGNATURE, merchant=f"m_{n}", when=now - timedelta(days=n))
+            for n in range(3)
+        ]
+        for record in records:
+            themes.attach(session, record=record)
+        theme = session.get(Theme, records[0].theme_id)
+        assert theme is not None and theme.record_count == 3
+        # A later event says the ticket was raised two days earlier, and its severity rose.
+        records[0].source_created_at = now - timedelta(days=2)
+        records[0].severity = "high"
+        themes.attach(session, record=records[0])
+        incremental = dict(theme.daily_counts)
+        assert theme.max_severity == "high"
+        themes.recompute_impact(session, theme=theme)  # a full recount, for comparison
+        assert incremental == theme.daily_counts
+        assert sum(incremental.values()) == 3
