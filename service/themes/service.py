@@ -445,12 +445,50 @@ def _refresh(
     membership.updated_at = utcnow()
     after = {k: membership.fields.get(k) for k in _IMPACT_FIELDS}
     if before != after:  # merchant, severity or time changed
-        moved = _move_day(theme, before["seen"], after["seen"])
-        recompute_impact(session, theme=theme, recount_days=not moved)
+        _update_impact(session, theme, before, after)
     return theme
 
 
 # ---------------------------------------------------------------- impact and rank
+
+
+def _update_impact(
+    session: Session, theme: Theme, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """One member's merchant, severity or time changed: adjust the figures it moves, and
+    recount (a query over every member) only when that cannot be known from it alone."""
+    moved = _move_day(theme, before["seen"], after["seen"])
+    exact = (
+        moved
+        and before["merchant_id"] == after["merchant_id"]
+        and _adjust_severity(theme, before["severity"], after["severity"])
+        and _adjust_seen(theme, before["seen"], after["seen"])
+    )
+    if exact:
+        _derive(theme, utcnow())
+    else:
+        recompute_impact(session, theme=theme, recount_days=not moved)
+
+
+def _adjust_severity(theme: Theme, before: str | None, after: str | None) -> bool:
+    """Raise the theme's worst severity to `after`; False when it may have to fall instead."""
+    worst = SEVERITY_LEVEL.get(theme.max_severity, 0)
+    new, old = SEVERITY_LEVEL.get(after or "", 0), SEVERITY_LEVEL.get(before or "", 0)
+    if new >= worst:
+        theme.max_severity = after or theme.max_severity
+        return True
+    return old < worst  # this member was not the one holding the worst severity
+
+
+def _adjust_seen(theme: Theme, before: str | None, after: str | None) -> bool:
+    """Widen first/last seen to the member's new time; False when it may have to narrow."""
+    if before is None or after is None or theme.first_seen is None or theme.last_seen is None:
+        return False
+    old, new = datetime.fromisoformat(before), datetime.fromisoformat(after)
+    if (old == theme.first_seen and new > old) or (old == theme.last_seen and new < old):
+        return False  # it held an end of the range and moved inward
+    theme.first_seen, theme.last_seen = min(theme.first_seen, new), max(theme.last_seen, new)
+    return True
 
 
 def _move_day(theme: Theme, before: str | None, after: str | None) -> bool:

@@ -339,3 +339,36 @@ def test_a_record_whose_day_moves_keeps_the_daily_counts_exact(db: Database) -> 
         themes.recompute_impact(session, theme=theme)  # a full recount, for comparison
         assert incremental == theme.daily_counts
         assert sum(incremental.values()) == 3
+
+
+@pytest.mark.parametrize(
+    ("member", "days_earlier", "severity"),
+    [(1, 0, "critical"), (1, 5, "medium"), (0, 1, "low"), (2, -1, "high"), (0, 0, "low")],
+)
+def test_figures_adjusted_for_one_changed_member_equal_a_full_recount(
+    db: Database, member: int, days_earlier: int, severity: str
+) -> None:
+    now = utcnow()
+    with db.session() as session:
+        records = [
+            add_record(
+                session,
+                SIGNATURE,
+                merchant=f"m_{n}",
+                when=now - timedelta(days=n),
+                severity=("medium", "high", "medium")[n],
+            )
+            for n in range(3)
+        ]
+        for record in records:
+            themes.attach(session, record=record)
+        theme = session.get(Theme, records[0].theme_id)
+        assert theme is not None and theme.record_count == 3
+        changed = records[member]
+        changed.source_created_at = changed.source_created_at - timedelta(days=days_earlier)
+        changed.severity = severity
+        themes.attach(session, record=changed)
+        figures = ("max_severity", "first_seen", "last_seen", "daily_counts", "record_count")
+        adjusted = {name: getattr(theme, name) for name in figures}
+        themes.recompute_impact(session, theme=theme)
+        assert adjusted == {name: getattr(theme, name) for name in figures}
