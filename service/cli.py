@@ -113,13 +113,23 @@ def demo() -> None:
     settings = get_settings()
     database = Database(settings.database_url)
     learning.load_classifier(database, settings)
-    summary = demo_data.load(database, settings)
-    database.dispose()
+    try:
+        summary = demo_data.load(database, settings)
+        outputs = demo_data.produce(database, settings)
+    finally:
+        database.dispose()
     typer.echo(
         f"loaded {summary.tickets} tickets as {summary.events} Zendesk deliveries; "
         f"{summary.processed} processed"
     )
     typer.echo("feedback: GET /api/v1/feedback (relay serve, then use the admin token)")
+    typer.echo("themes:   http://127.0.0.1:8000/themes")
+    typer.echo(f"FAQs:     {outputs.faqs} drafts in {outputs.faq_dir} (review at /faqs)")
+    if outputs.brief_pdf is not None:
+        typer.echo(f"brief:    {outputs.brief_pdf} (/briefs/{outputs.brief_id})")
+    else:
+        typer.echo(f"brief:    {outputs.brief_id} failed: {outputs.brief_error}", err=True)
+        raise typer.Exit(1)
 
 
 @events_app.command("list")

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from integrations.registry import SOURCES
+from service.briefs import service as briefs_service
+from service.briefs.schemas import BriefIn
 from service.config import Settings
 from service.db import Database
+from service.faq import markdown as faq_markdown
+from service.faq import service as faq_service
 from service.feedback import service as feedback_service
 from service.feedback.schemas import MerchantIn
 from service.inbox import service as inbox_service
@@ -27,11 +31,42 @@ CORPUS = Path(__file__).resolve().parent / "structuring" / "corpus" / "tickets-d
 ORG_PREFIX = "zendesk-org:"
 
 
+# A merchant Commercial might meet: a Shopify shop taking cards, e-wallets and QR Ph.
+DEMO_BRIEF = BriefIn(
+    merchant_name="Kape Kalye Coffee Co.",
+    website="https://kapekalye.example.ph",
+    industry="Food and beverage",
+    segment="smb",
+    monthly_volume_php=1_500_000,
+    average_ticket_php=350,
+    payment_methods=["card", "gcash", "paymaya", "qrph"],
+    integration_channel="shopify",
+    tech_stack="Shopify store run by two developers",
+    go_live_date=date(2027, 1, 15),
+    questions=(
+        "Can customers pay with GCash on our Shopify store?\n"
+        "How do refunds work for e-wallets?"
+    ),
+    contact_email="ops@kapekalye.example.ph",
+)
+
+
 @dataclass(frozen=True)
 class DemoSummary:
     tickets: int
     events: int
     processed: int
+
+
+@dataclass(frozen=True)
+class DemoOutputs:
+    """What the demo produced beyond records and themes, and where it is."""
+
+    faqs: int
+    faq_dir: Path
+    brief_id: str
+    brief_pdf: Path | None
+    brief_error: str | None
 
 
 def corpus_tickets() -> Iterator[dict[str, Any]]:
@@ -123,3 +158,35 @@ def load(database: Database, settings: Settings) -> DemoSummary:
     while handled := worker.run_once():
         processed += handled
     return DemoSummary(tickets=len(tickets), events=len(events), processed=processed)
+
+
+def generate_faqs(database: Database, settings: Settings) -> tuple[int, Path]:
+    """Draft the FAQ entries of qualifying themes; write them as Markdown under data_dir."""
+    with database.session() as session:
+        faq_service.generate(session, settings=settings, theme_ids=None, rewrite=None)
+        docs = faq_service.export_docs(session)
+    out = settings.data_dir / "demo" / "faqs"
+    return len(faq_markdown.write_documents(docs, out)), out
+
+
+def render_brief(database: Database, settings: Settings) -> tuple[str, Path | None, str | None]:
+    """Request one solution brief and let the worker render it: (id, PDF path, error)."""
+    with database.session() as session:
+        brief, _ = briefs_service.create(
+            session, request=DEMO_BRIEF, owner_id=None, requested_by="relay demo"
+        )
+        brief_id = brief.id
+    worker = Worker(database, settings)
+    while worker.run_once():
+        pass
+    with database.read_session() as session:
+        brief = briefs_service.get(session, brief_id=brief_id)
+        pdf = settings.data_dir / brief.pdf_path if brief.pdf_path else None
+        return brief_id, pdf, brief.error
+
+
+def produce(database: Database, settings: Settings) -> DemoOutputs:
+    """FAQs from the loaded themes and one PDF brief that draws on them."""
+    faqs, faq_dir = generate_faqs(database, settings)
+    brief_id, pdf, error = render_brief(database, settings)
+    return DemoOutputs(faqs, faq_dir, brief_id, pdf, error)

@@ -53,9 +53,7 @@ def export(
             docs = faq_service.export_docs(session, status=status)
     finally:
         database.dispose()
-    out.mkdir(parents=True, exist_ok=True)
-    for doc in docs:
-        (out / faq_markdown.file_name(doc)).write_text(faq_markdown.document(doc), encoding="utf-8")
+    faq_markdown.write_documents(docs, out)
     typer.echo(f"wrote {len(docs)} entr{'y' if len(docs) == 1 else 'ies'} to {out}")
 
 

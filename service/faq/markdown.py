@@ -12,6 +12,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 from markdown_it import MarkdownIt
@@ -84,6 +85,17 @@ def document(doc: MarkdownDoc) -> str:
 
 def file_name(doc: MarkdownDoc) -> str:
     return f"{doc.id}.md"
+
+
+def write_documents(docs: Sequence[MarkdownDoc], out: Path) -> list[Path]:
+    """Write each entry as `<file_name>` into the directory `out` (made if missing)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for doc in docs:
+        path = out / file_name(doc)
+        path.write_text(document(doc), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def bundle_zip(docs: Sequence[MarkdownDoc]) -> bytes:
