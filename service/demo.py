@@ -44,8 +44,7 @@ DEMO_BRIEF = BriefIn(
     tech_stack="Shopify store run by two developers",
     go_live_date=date(2027, 1, 15),
     questions=(
-        "Can customers pay with GCash on our Shopify store?\n"
-        "How do refunds work for e-wallets?"
+        "Can customers pay with GCash on our Shopify store?\nHow do refunds work for e-wallets?"
     ),
     contact_email="ops@kapekalye.example.ph",
 )
