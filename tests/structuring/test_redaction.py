@@ -318,3 +318,13 @@ def test_corpus_hard_negatives_survive() -> None:
         text = ticket_text(ticket)
         if not ticket["labels"]["must_redact"]:
             assert redact_text(text).text == text, ticket["id"]
+
+
+def test_epoch_times_are_kept_even_when_they_pass_luhn() -> None:
+    # 1795000000004 is an epoch-millisecond time (2026-11) that passes the Luhn check.
+    body = {"timestamp": 1795000000004, "issue": {"created_at": 1795000000004}}
+    redacted = redact_body(json.dumps({**body, "card": 1795000000004}).encode())
+    kept = json.loads(redacted.text)
+    assert kept["timestamp"] == kept["issue"]["created_at"] == 1795000000004
+    assert kept["card"] == "[REDACTED:PAN]"
+    assert sum(redacted.counts.values()) == 1
