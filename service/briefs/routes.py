@@ -198,10 +198,9 @@ def brief_page(
     """Status (reloading while it waits), preview, PDF download and regenerate."""
     if (refused := _forbidden(request, user)) is not None:
         return refused
-    try:
-        brief = briefs_service.visible_to_user(session, brief_id=brief_id, user=user)
-    except briefs_service.BriefNotFound:
-        return render_error(request, status=404, title="No such brief", message=brief_id)
+    brief = _visible(request, session, brief_id, user)
+    if isinstance(brief, HTMLResponse):
+        return brief
     status = briefs_service.display_status(session, brief=brief)
     context = {
         "brief": brief,
@@ -216,6 +215,15 @@ def brief_page(
     if status in (BriefStatus.QUEUED.value, BriefStatus.RENDERING.value):
         response.headers["Refresh"] = str(REFRESH_SECONDS)
     return response
+
+
+def _visible(request: Request, session: Session, brief_id: str, user: User) -> Brief | HTMLResponse:
+    """The brief, or the page saying it is not there (or not this user's)."""
+    try:
+        return briefs_service.visible_to_user(session, brief_id=brief_id, user=user)
+    except briefs_service.BriefNotFound:
+        message = f"There is no brief {brief_id} you can see. Open it from the list of briefs."
+        return render_error(request, status=404, title="No such brief", message=message)
 
 
 def _preview(settings: Settings, brief: Brief) -> Markup | None:
@@ -247,10 +255,9 @@ def regenerate_brief(
     """Queue a new version built from today's content and FAQs."""
     if (refused := _forbidden(request, user)) is not None:
         return refused
-    try:
-        brief = briefs_service.visible_to_user(session, brief_id=brief_id, user=user)
-    except briefs_service.BriefNotFound:
-        return render_error(request, status=404, title="No such brief", message=brief_id)
+    brief = _visible(request, session, brief_id, user)
+    if isinstance(brief, HTMLResponse):
+        return brief
     if brief.status in (BriefStatus.READY.value, BriefStatus.FAILED.value):
         briefs_service.regenerate(session, brief=brief)
         flash(request, f"Version {brief.version} queued.", level="success")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from service.content import checks as content_checks
 from service.content.checks import CheckLine
-from service.content.library import ContentError, Document, Library, library, split_markdown
+from service.content.library import ContentError, Document, library, split_markdown
 from service.errors import NotFound
 from service.escalation import mapping as escalation_mapping
 from service.faq import service as faq_service
@@ -347,11 +347,6 @@ def _metadata(document: FaqDigest | QuickReference | TrainingModule, subject: st
 # ---------------------------------------------------------------- sources
 
 
-def _library() -> Library:
-    # The library as briefs read it: a reviewed edit shows up without a restart.
-    return library()
-
-
 def _top_themes(session: Session, area: str) -> list[Theme]:
     filters = themes_service.ThemeFilters(product_area=area)
     return themes_service.list_themes(session, filters=filters, limit=TOP_THEMES)
@@ -371,13 +366,13 @@ def _area_codes(area: str, themes: Sequence[Theme]) -> list[ErrorCode]:
 
 def checks_for(area: str) -> tuple[CheckLine, ...]:
     """The configuration checks to run for `area` (from `briefs/checks.yaml`)."""
-    return content_checks.area_checks(_library(), require_area(area))
+    return content_checks.area_checks(library(), require_area(area))
 
 
 def _guides(area: str) -> list[Document]:
     """Published library documents for the area or its methods that explain the basics."""
     labels = (area, *AREA_METHODS.get(area, ()))
-    found = {d.id: d for label in labels for d in _library().applying_to(label)}
+    found = {d.id: d for label in labels for d in library().applying_to(label)}
     return [
         d
         for _, d in sorted(found.items())
@@ -389,7 +384,7 @@ def _sources(guides: Iterable[Document]) -> tuple[str, ...]:
     catalogue = load_catalogue()
     cited = [f"{d.title} ({d.id}, version {d.version})" for d in guides]
     cited.append(f"{catalogue.title} (reviewed {catalogue.reviewed_at.isoformat()})")
-    checks = _library().get(content_checks.CHECKS_DOCUMENT)
+    checks = library().get(content_checks.CHECKS_DOCUMENT)
     if checks is not None:
         cited.append(f"{checks.title} ({checks.id}, version {checks.version})")
     return tuple(cited)
@@ -514,7 +509,7 @@ def _code_question(number: int, entry: ErrorCode, theme: Theme | None, area: str
 
 
 def _check_question(number: int, check: CheckLine, area: str) -> QuizQuestion:
-    table = content_checks.checks_table(_library())
+    table = content_checks.checks_table(library())
     others = [(a, c) for a, checks in table.items() if a != area for c in checks]
     others.sort(key=lambda item: _hash(check.check, item[1].check))
     return _question(
