@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import AsyncIterator, Generator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import anyio
@@ -156,7 +156,10 @@ def _respond(
     since: exports_service.Position | None,
 ) -> Response:
     prepared = exports_service.prepare(
-        database, wanted, if_none_match=request.headers.get("if-none-match")
+        database,
+        wanted,
+        if_none_match=request.headers.get("if-none-match"),
+        if_modified_since=_http_date(request.headers.get("if-modified-since")),
     )
     headers = _headers(prepared, wanted, since)
     if prepared.body is None:
@@ -164,6 +167,17 @@ def _respond(
     return StreamingResponse(
         _in_threads(prepared.body), media_type=MEDIA_TYPES[wanted.fmt], headers=headers
     )
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP date header as a UTC time; an invalid one is ignored (RFC 9110 §13.1.3)."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _headers(

@@ -403,10 +403,11 @@ def prepare(
     request: ExportRequest,
     *,
     if_none_match: str | None = None,
+    if_modified_since: datetime | None = None,
     progress: Callable[[int], None] | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> Prepared:
-    """Audit, snapshot and (unless the caller's ETag still matches) the body generator."""
+    """Audit, snapshot and (unless the caller's copy is still current) the body generator."""
     if request.bom and request.fmt is not ExportFormat.CSV:
         raise InvalidRequest(
             "bom applies to CSV only (JSON forbids a BOM)", details={"field": "bom"}
@@ -419,7 +420,7 @@ def prepare(
         etag = snapshot.etag(
             resource=request.resource, fmt=request.fmt, bom=request.bom, given=request.given()
         )
-        if if_none_match is not None and _matches(if_none_match, etag):
+        if _not_modified(session, request, etag, if_none_match, if_modified_since):
             cleanup.close()
             audit_id = _audit(database, request, ExportStatus.NOT_MODIFIED)
             return Prepared(snapshot, etag, None, audit_id)
@@ -465,10 +466,41 @@ def _audit(database: Database, request: ExportRequest, status: ExportStatus) -> 
         return audit.id
 
 
+def _not_modified(
+    session: Session,
+    request: ExportRequest,
+    etag: str,
+    if_none_match: str | None,
+    if_modified_since: datetime | None,
+) -> bool:
+    """Whether the caller's copy is current (RFC 9110 §13.2.2: If-None-Match decides when
+    given; If-Modified-Since only without it)."""
+    if if_none_match is not None:
+        return _matches(if_none_match, etag)
+    if if_modified_since is None:
+        return False
+    # A record that left the filtered set (say its category changed) moved no time inside
+    # it, so the newest change of the whole table decides: never a wrong 304, at worst an
+    # unneeded 200 (see `last_modified` for the header's side of this).
+    model = Feedback if request.resource == "feedback" else Theme
+    newest = session.scalar(select(func.max(model.updated_at)))
+    return newest is not None and newest <= if_modified_since
+
+
 def _matches(if_none_match: str, etag: str) -> bool:
     wanted = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return "*" in wanted or etag in wanted
 
 
-def last_modified(snapshot: Snapshot) -> datetime | None:
-    return snapshot.last.updated_at if snapshot.last else None
+def last_modified(snapshot: Snapshot, *, now: datetime | None = None) -> datetime | None:
+    """`Last-Modified`, in the whole seconds of an HTTP date, made safe to come back as
+    `If-Modified-Since`: the newest change exported rounded up, but never later than
+    LATE_COMMIT (and a second) before now. A transaction stamps `updated_at` before it
+    commits, so a change committed after this answer may carry a time below its newest;
+    keeping the header below every such time means it can never earn a wrong 304."""
+    if snapshot.last is None:
+        return None
+    stamp = snapshot.last.updated_at
+    rounded_up = stamp.replace(microsecond=0) + timedelta(seconds=1 if stamp.microsecond else 0)
+    horizon = ((now or utcnow()) - LATE_COMMIT).replace(microsecond=0) - timedelta(seconds=1)
+    return min(rounded_up, horizon)

@@ -77,7 +77,10 @@ def _sqlite_csv(ref: str, column: Column) -> tuple[str, str]:
 def _sqlite_json(ref: str, column: Column) -> str:
     kind = column.kind
     if kind in (Kind.LIST, Kind.INT_LIST, Kind.OBJECT):
-        return f"json({ref})"
+        # json() parses the stored text to mark it as JSON; most lists and objects are
+        # empty, and a constant empty one skips that parse (a tenth of the export's time).
+        empty, build = ("{}", "json_object()") if kind is Kind.OBJECT else ("[]", "json_array()")
+        return f"CASE WHEN {ref} = '{empty}' THEN {build} ELSE json({ref}) END"
     if kind is Kind.DATETIME:
         return _sqlite_datetime(ref)
     if kind is Kind.BOOLEAN:

@@ -9,49 +9,19 @@ URL) can neither be fetched nor end up in a document.
 
 from __future__ import annotations
 
-import logging
-import mimetypes
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from weasyprint import HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from service.config import REPO_ROOT
-
-log = logging.getLogger("relay.render")
 
 TEMPLATES_DIR = (REPO_ROOT / "templates").resolve()
 # Relative URLs in print templates (`print/print.css`, `fonts/...`) resolve against this.
 BASE_URL = TEMPLATES_DIR.as_uri() + "/"
-
-# Bundled assets only; anything else has no business in a PDF.
-_CONTENT_TYPES = {
-    ".css": "text/css",
-    ".ttf": "font/ttf",
-    ".otf": "font/otf",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-}
-
-# Pango/Fontconfig objects are not thread-safe: one render at a time per process.
-_RENDER_LOCK = threading.Lock()
-
-
-class FetchRefused(ValueError):
-    """A PDF asked for a URL outside the bundled templates."""
 
 
 @dataclass(frozen=True)
@@ -64,42 +34,6 @@ class PdfMetadata:
     created: datetime | None = None
 
 
-class BundledAssetFetcher(URLFetcher):  # type: ignore[misc]
-    """Serves files under `root` and refuses every other URL (logged, never fetched)."""
-
-    def __init__(self, root: Path = TEMPLATES_DIR) -> None:
-        # No redirects and no protocol but file: even if a code path reached urllib.
-        super().__init__(allowed_protocols={"file"}, allow_redirects=False, timeout=1)
-        self.root = root.resolve()
-
-    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
-        path = self.resolve(url)
-        content_type = _CONTENT_TYPES.get(path.suffix.lower())
-        if content_type is None:
-            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return URLFetcherResponse(
-            path.as_uri(), body=path.read_bytes(), headers={"Content-Type": content_type}
-        )
-
-    def resolve(self, url: str) -> Path:
-        """The bundled file `url` names, or FetchRefused (logged) when it names anything else."""
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
-            raise self._refuse(url, "only bundled files may be loaded")
-        path = Path(unquote(parts.path)).resolve()
-        if not path.is_relative_to(self.root):
-            raise self._refuse(url, "outside the bundled templates")
-        if not path.is_file() or path.suffix.lower() not in _CONTENT_TYPES:
-            raise self._refuse(url, "not a bundled asset")
-        return path
-
-    def _refuse(self, url: str, reason: str) -> FetchRefused:
-        # Data URLs can be large and carry content; the scheme is enough to investigate.
-        shown = url if not url.lower().startswith("data:") else url[:32] + "..."
-        log.warning("pdf fetch refused", extra={"url": shown, "reason": reason})
-        return FetchRefused(f"refused {shown!r}: {reason}")
-
-
 @lru_cache(maxsize=1)
 def print_environment() -> Environment:
     """The Jinja2 environment for print templates: autoescaped, strict about missing values."""
@@ -110,12 +44,6 @@ def print_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-
-
-@lru_cache(maxsize=1)
-def font_configuration() -> FontConfiguration:
-    """One FontConfiguration per process: @font-face files are loaded once, then reused."""
-    return FontConfiguration()
 
 
 def render_html(template_name: str, context: Mapping[str, Any]) -> str:
@@ -136,27 +64,14 @@ def html_to_pdf(html: str, *, metadata: PdfMetadata) -> bytes:
 
 def render_document(html: str, *, metadata: PdfMetadata) -> RenderedPdf:
     """`html_to_pdf`, also telling how many pages the PDF has."""
-    fetcher = BundledAssetFetcher()
-    with _RENDER_LOCK:
-        document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(
-            font_config=font_configuration()
-        )
-        _apply_metadata(document.metadata, metadata)
-        pdf: bytes = document.write_pdf()
-    return RenderedPdf(pdf, len(document.pages))
+    # WeasyPrint (and Pango behind it) is imported on the first render, not at start: most
+    # processes (the API serving JSON, exports) never render a PDF and need not carry it.
+    from service.render import weasy
+
+    data, pages = weasy.convert(html, base_url=BASE_URL, metadata=metadata)
+    return RenderedPdf(data, pages)
 
 
 def render_pdf(template_name: str, context: Mapping[str, Any], *, metadata: PdfMetadata) -> bytes:
     """Render print template `template_name` with `context` and convert it to PDF."""
     return html_to_pdf(render_html(template_name, context), metadata=metadata)
-
-
-def _apply_metadata(target: Any, metadata: PdfMetadata) -> None:
-    # Set on the rendered document rather than via <meta> tags so templates cannot disagree.
-    created = (metadata.created or datetime.now(UTC)).astimezone(UTC)
-    target.title = metadata.title
-    target.authors = [metadata.author]
-    target.description = metadata.subject or None
-    target.created = created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    target.modified = target.created
-    target.generator = "Relay"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import email.utils
 import io
 import json
 import re
@@ -16,7 +17,8 @@ from sqlalchemy import select
 from service.db import Database, utcnow
 from service.exports.models import ExportAudit
 from service.exports.schemas import FEEDBACK_CSV_HEADER, THEME_CSV_HEADER
-from service.exports.service import decode_since
+from service.exports.service import LATE_COMMIT, decode_since
+from service.feedback.models import Feedback
 from service.themes import service as themes
 from tests.exports.conftest import BASE, add_feedback, token_headers
 
@@ -199,6 +201,51 @@ def test_etag_answers_304_until_something_changes(
         add_feedback(session)
     changed = client.get(f"{URL}?format=csv", headers={**admin_headers, "If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
+
+
+def test_if_modified_since_answers_304_until_anything_changes(
+    client: TestClient, admin_headers: dict[str, str], db: Database
+) -> None:
+    with db.session() as session:
+        add_feedback(session, category="bug", created=BASE.replace(microsecond=250_000))
+        leaving = add_feedback(session, category="bug", created=BASE + timedelta(seconds=5))
+    first = client.get(f"{URL}?format=csv&category=bug", headers=admin_headers)
+    # The newest change (BASE + 5 s) in whole seconds; long past, so not held back.
+    assert first.headers["last-modified"] == "Sun, 01 Mar 2026 08:00:05 GMT"
+    since = {**admin_headers, "If-Modified-Since": first.headers["last-modified"]}
+    again = client.get(f"{URL}?format=csv&category=bug", headers=since)
+    assert again.status_code == 304 and again.content == b""
+    earlier = {**admin_headers, "If-Modified-Since": "Sun, 01 Mar 2026 08:00:04 GMT"}
+    assert client.get(f"{URL}?format=csv&category=bug", headers=earlier).status_code == 200
+    # An unreadable date is ignored; If-None-Match, when given, decides alone.
+    garbled = {**admin_headers, "If-Modified-Since": "yesterday"}
+    assert client.get(f"{URL}?format=csv&category=bug", headers=garbled).status_code == 200
+    both = {**since, "If-None-Match": '"not-the-etag"'}
+    assert client.get(f"{URL}?format=csv&category=bug", headers=both).status_code == 200
+    # A record leaving the filtered set moves no time inside it: still not a 304.
+    with db.session() as session:
+        moved = session.get(Feedback, leaving.id)
+        assert moved is not None
+        moved.category, moved.updated_at = "how_to", utcnow()
+    changed = client.get(f"{URL}?format=csv&category=bug", headers=since)
+    assert changed.status_code == 200 and leaving.id not in changed.text
+
+
+def test_last_modified_of_a_recent_change_stays_below_late_commits(
+    client: TestClient, admin_headers: dict[str, str], db: Database
+) -> None:
+    with db.session() as session:
+        add_feedback(session, created=utcnow())
+    before = utcnow()
+    response = client.get(f"{URL}?format=ndjson", headers=admin_headers)
+    stamp = email.utils.parsedate_to_datetime(response.headers["last-modified"])
+    # A transaction that stamped its change just before this export but commits after it
+    # must still count as newer than the header.
+    assert stamp < before - LATE_COMMIT
+    with db.session() as session:
+        add_feedback(session, created=before - LATE_COMMIT + timedelta(seconds=1))
+    since = {**admin_headers, "If-Modified-Since": response.headers["last-modified"]}
+    assert client.get(f"{URL}?format=ndjson", headers=since).status_code == 200
 
 
 def test_since_cursor_pulls_only_what_changed(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from service.db import Database
 from service.faq import documents
 from service.render import pdf as pdf_renderer
+from service.render import weasy
 from service.structuring.catalogue import load_catalogue
 from service.themes import service as themes
 from tests.themes.test_clustering import add_record
@@ -99,13 +100,13 @@ def cards(db: Database) -> list[str]:
 def fetched(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every URL the PDF renderer's fetcher is asked for."""
     urls: list[str] = []
-    original = pdf_renderer.BundledAssetFetcher.fetch
+    original = weasy.BundledAssetFetcher.fetch
 
     def spy(self: Any, url: str, headers: Any = None) -> Any:
         urls.append(url)
         return original(self, url, headers)
 
-    monkeypatch.setattr(pdf_renderer.BundledAssetFetcher, "fetch", spy)
+    monkeypatch.setattr(weasy.BundledAssetFetcher, "fetch", spy)
     yield urls
 
 

@@ -19,16 +19,8 @@ import pypdf
 import pytest
 from jinja2 import UndefinedError
 
-from service.render.pdf import (
-    TEMPLATES_DIR,
-    BundledAssetFetcher,
-    FetchRefused,
-    PdfMetadata,
-    font_configuration,
-    html_to_pdf,
-    render_html,
-    render_pdf,
-)
+from service.render.pdf import TEMPLATES_DIR, PdfMetadata, html_to_pdf, render_html, render_pdf
+from service.render.weasy import BundledAssetFetcher, FetchRefused, font_configuration
 
 METADATA = PdfMetadata(
     title="Brief for Sari-Sari Co.",
