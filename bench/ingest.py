@@ -98,6 +98,7 @@ def run_relay(replay: Path, args: argparse.Namespace, workdir: Path) -> tuple[Wr
         "RELAY_DATA_DIR": str(workdir),
         "RELAY_ZENDESK_WEBHOOK_SECRET": SECRET,
         "RELAY_LOG_LEVEL": "WARNING",
+        "RELAY_DIGEST_SCHEDULE": "off",  # a one-off PDF render at start is not ingestion
         "RELAY_ADMIN_TOKEN": "rly_bench_admin_token",
     }
     subprocess.run(

@@ -460,6 +460,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "RELAY_ZENDESK_WEBHOOK_SECRET": SECRET,
         "RELAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "RELAY_LOG_LEVEL": "WARNING",
+        "RELAY_DIGEST_SCHEDULE": "off",  # a one-off PDF render at start is not the load
         "RELAY_WORKER_LEASE_SECONDS": "5",
         "RELAY_WORKER_BACKOFF_BASE_SECONDS": "0.5",
         # A separate worker process holds SQLite's one writer lock for a whole claimed batch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     # Worker: how often an idle worker looks for due events, how long a claim is
     # held before another worker may retake it, and when an event is parked.
     worker_poll_seconds: float = Field(default=0.2, gt=0)
+    # How often the worker looks at the clock for scheduled jobs (the Product digest).
+    worker_schedule_seconds: float = Field(default=60.0, gt=0)
     worker_lease_seconds: float = Field(default=60.0, gt=0)
     worker_max_attempts: int = Field(default=8, ge=1)
     worker_backoff_base_seconds: float = Field(default=2.0, gt=0)
@@ -59,6 +62,10 @@ class Settings(BaseSettings):
     # The in-process worker's share of the interpreter while webhooks are arriving (see
     # worker.runner.Pacer); 1.0 turns pacing off. A separate `relay worker` is not paced.
     worker_busy_share: float = Field(default=0.25, gt=0, le=1.0)
+
+    # The Product digest the worker builds by itself: each Monday the week before ("week"),
+    # on the 1st the month before ("month"), or never ("off": `relay digest` only).
+    digest_schedule: Literal["week", "month", "off"] = "week"
 
     # Content library (`relay docs lint`): a document not reviewed for this long fails.
     content_max_age_days: int = Field(default=180, ge=1)

@@ -77,6 +77,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         log_json=False,
         worker_poll_seconds=0.05,
         worker_backoff_base_seconds=0.05,
+        digest_schedule="off",  # tests that want the scheduled digest turn it on
         _env_file=None,  # type: ignore[call-arg]
     )
 

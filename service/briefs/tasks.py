@@ -12,8 +12,6 @@ handler renders itself: slower for everyone else, but never wrong.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
@@ -25,13 +23,11 @@ from service.inbox.models import InboxEvent
 from service.worker import registry
 from service.worker.context import worker_settings
 from service.worker.jobs import payload_of
+from service.worker.prepared import PreparedResults
 
 log = logging.getLogger("relay.briefs")
 
-PREPARED_TTL_SECONDS = 600.0  # outcomes whose handler never ran (a lost claim) are dropped
-
-_prepared: dict[str, tuple[float, Outcome]] = {}
-_prepared_lock = threading.Lock()
+_prepared: PreparedResults[Outcome] = PreparedResults()
 
 
 class RenderInterrupted(Exception):
@@ -59,23 +55,17 @@ def prepare_renders(session: Session, events: Sequence[InboxEvent]) -> None:
     if not pending:
         return
     outcomes = render_briefs(session, briefs=[b for _, b in pending], settings=settings)
-    now = time.monotonic()
-    with _prepared_lock:
-        for key in [k for k, (at, _) in _prepared.items() if now - at > PREPARED_TTL_SECONDS]:
-            del _prepared[key]
-        for (event, _), outcome in zip(pending, outcomes, strict=True):
-            _prepared[event.id] = (now, outcome)
+    for (event, _), outcome in zip(pending, outcomes, strict=True):
+        _prepared.put(event.id, outcome)
 
 
 @registry.task(briefs_service.RENDER_TASK)
 def render_brief(session: Session, event: InboxEvent) -> str:
     """Record the rendered PDF (or the failure) of one brief version."""
     brief = _pending(session, event)
-    with _prepared_lock:
-        prepared = _prepared.pop(event.id, None)
+    outcome = _prepared.take(event.id)
     if brief is None:
         return "brief superseded or already done"
-    outcome = prepared[1] if prepared is not None else None
     if outcome is None or outcome.version != brief.version:
         log.info("rendering inside the handler", extra={"brief_id": brief.id})
         outcome = render_briefs(session, briefs=[brief], settings=worker_settings())[0]

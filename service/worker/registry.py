@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,12 @@ HANDLERS: dict[str, Handler] = {}
 # write; whatever it computes is only a cache the handler may hit.
 Preparer = Callable[[Session, Sequence[InboxEvent]], None]
 PREPARERS: dict[str, Preparer] = {}
+
+
+# A schedule looks at the clock and enqueues the jobs that are due, under keys that make
+# each occurrence one job (`jobs.enqueue`), however many workers look and how often.
+Schedule = Callable[[Session, datetime], None]
+SCHEDULES: dict[str, Schedule] = {}
 
 
 class PermanentFailure(Exception):
@@ -55,6 +62,21 @@ def preparer(name: str) -> Callable[[Preparer], Preparer]:
     return register
 
 
+def schedule(name: str) -> Callable[[Schedule], Schedule]:
+    """Register a schedule the worker runs every `worker_schedule_seconds`."""
+
+    def register(function: Schedule) -> Schedule:
+        SCHEDULES[name] = function
+        return function
+
+    return register
+
+
+def schedules() -> dict[str, Schedule]:
+    _load_task_modules()
+    return dict(SCHEDULES)
+
+
 def handler_for(name: str) -> Handler | None:
     _load_task_modules()
     return HANDLERS.get(name)
@@ -72,6 +94,7 @@ TASK_MODULES = (
     "service.faq.tasks",
     "service.briefs.tasks",
     "service.outbound.tasks",
+    "service.digest.tasks",
 )
 
 

@@ -25,7 +25,13 @@ from service.db import Database, utcnow
 from service.inbox.models import EventStatus, InboxEvent
 from service.metrics import EVENT_LAG, EVENTS_PROCESSED
 from service.worker.context import running_with
-from service.worker.registry import PermanentFailure, RetryAfter, handler_for, preparer_for
+from service.worker.registry import (
+    PermanentFailure,
+    RetryAfter,
+    handler_for,
+    preparer_for,
+    schedules,
+)
 
 log = logging.getLogger("relay.worker")
 
@@ -129,6 +135,16 @@ class Worker:
             with self._pacer.paced():
                 remaining = self._handle_chunk(remaining, stop)
         return len(claims)
+
+    def run_schedules(self, now: datetime | None = None) -> None:
+        """Enqueue the jobs due by the clock (the weekly digest...), one transaction each;
+        a failing schedule is logged and tried again next time."""
+        for name, due in schedules().items():
+            try:
+                with running_with(self.settings), self.database.session() as session:
+                    due(session, now or utcnow())
+            except Exception:
+                log.exception("schedule failed", extra={"schedule": name})
 
     def process(self, claim: Claim) -> None:
         """Handle one claim in its own transaction."""
@@ -303,8 +319,13 @@ class WorkerThread:
 
 
 def run_until_stopped(worker: Worker, stop: threading.Event) -> None:
-    """Poll for work until `stop` is set; a failing round is logged and retried."""
+    """Poll for work until `stop` is set; a failing round is logged and retried. The
+    schedules run at start and then every `worker_schedule_seconds`."""
+    next_schedules = 0.0
     while not stop.is_set():
+        if time.monotonic() >= next_schedules:
+            worker.run_schedules()
+            next_schedules = time.monotonic() + worker.settings.worker_schedule_seconds
         try:
             busy = worker.run_once(stop)
         except Exception:

@@ -30,6 +30,7 @@ def start_worker(settings: Settings, pause: float) -> subprocess.Popen[str]:
         "RELAY_WORKER_LEASE_SECONDS": "2",
         "RELAY_WORKER_POLL_SECONDS": "0.05",
         "RELAY_LOG_JSON": "false",
+        "RELAY_DIGEST_SCHEDULE": "off",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "tests.worker.slow_worker", str(pause)],
