@@ -91,13 +91,12 @@ def create_app(
     """Build the app; `run_worker` also runs the inbox worker in this process."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_output=settings.log_json)
-    app = FastAPI(title="Relay", version="0.1.0", lifespan=lifespan)
+    app = RelayApp(title="Relay", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.run_worker = run_worker
     app.state.load_model = load_model
     _add_error_handlers(app)
     auth_routes.install_page_handlers(app)
-    app.add_middleware(inbox_routes.WebhookFastPath)
     app.add_middleware(RequestContextMiddleware)
     for router in (
         ops.router,
@@ -170,6 +169,24 @@ _request_counter = itertools.count(1)
 
 def _next_request_id() -> str:
     return f"{_REQUEST_ID_PREFIX}{next(_request_counter):012x}"
+
+
+class RelayApp(FastAPI):
+    """FastAPI, with webhook deliveries taken before its middleware stack.
+
+    Deliveries get the request id and metrics of every request and go straight to
+    `inbox_routes.webhook_endpoint`; everything else (lifespan included) is FastAPI's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._webhooks = RequestContextMiddleware(inbox_routes.webhook_endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if inbox_routes.webhook_source(scope) is not None:
+            scope["app"] = self
+            await self._webhooks(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class RequestContextMiddleware:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from integrations.contracts import InvalidSignature
 from integrations.registry import SOURCES
@@ -110,32 +110,33 @@ class _WebhookRoute:
     path = "/webhooks/{source}"
 
 
-class WebhookFastPath:
-    """Sends `POST /webhooks/{source}` straight to `receive_webhook`.
+async def webhook_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """`POST /webhooks/{source}` as a bare ASGI endpoint (see `service.app.RelayApp`).
 
-    Webhook deliveries are the one high-volume path, and FastAPI's routing (a match
-    against every route) and per-request dependency machinery cost more than storing
-    the event. The handler, its errors and its answers are the very same as through
-    the router, which still serves the route for the OpenAPI schema.
+    Webhook deliveries are the one high-volume path, and FastAPI's layers (telemetry,
+    body limit, error middleware, routing against every route, dependencies) cost more
+    than storing the event. The handler, its errors and its answers are the very same as
+    through the router, which still serves the route for the OpenAPI schema.
     """
+    source = webhook_source(scope)
+    assert source is not None  # only webhook requests are routed here
+    scope["route"] = _WebhookRoute
+    try:
+        response = await receive_webhook(source, Request(scope, receive))
+    except RelayError as exc:
+        response = JSONResponse(exc.to_body(), status_code=exc.status)
+    except Exception:
+        # Outside FastAPI's error middleware: answer in Relay's error shape ourselves.
+        log.exception("webhook failed", extra={"source": source})
+        response = JSONResponse(
+            {"error": {"code": "internal_error", "message": "internal error", "details": None}},
+            status_code=500,
+        )
+    await response(scope, receive, send)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        source = _webhook_source(scope)
-        if source is None:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = _WebhookRoute
-        try:
-            response = await receive_webhook(source, Request(scope, receive))
-        except RelayError as exc:
-            response = JSONResponse(exc.to_body(), status_code=exc.status)
-        await response(scope, receive, send)
-
-
-def _webhook_source(scope: Scope) -> str | None:
+def webhook_source(scope: Scope) -> str | None:
+    """The source of a `POST /webhooks/{source}` request, else None."""
     if scope["type"] != "http" or scope["method"] != "POST":
         return None
     path: str = scope["path"]

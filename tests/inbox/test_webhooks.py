@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from service.db import Database
 from service.feedback.models import Feedback
+from service.inbox import service as inbox_service
 from service.inbox.models import InboxEvent
 from service.inbox.writer import InboxWriter
 from tests.conftest import WEBHOOK_SECRETS
@@ -208,6 +209,33 @@ def test_webhook_fast_path_keeps_the_route_in_the_schema_and_its_metrics(
     assert "/webhooks/{source}" in client.get("/openapi.json").json()["paths"]
     # Latency is labelled with the route template, as for every routed request.
     assert 'route="/webhooks/{source}"' in client.get("/metrics").text
+
+
+def test_webhook_fast_path_sends_a_request_id_and_answers_a_failure_in_relay_shape(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = zendesk_event("created", ticket_id=12, event_id="e12", time="2026-11-01T10:00:00Z")
+    headers = signed("zendesk", body, WEBHOOK_SECRETS["zendesk"])
+    answered = client.post("/webhooks/zendesk", content=body, headers=headers)
+    assert answered.status_code == 202 and answered.headers["x-request-id"]
+    given = client.post(
+        "/webhooks/zendesk", content=body, headers={**headers, "X-Request-ID": "vendor-42"}
+    )
+    assert given.headers["x-request-id"] == "vendor-42"
+
+    def broken(*_args: object) -> object:
+        raise RuntimeError("a bug in reading the delivery")
+
+    # A bug (not storage being down, which is a 503) is a 500 in the contract's error shape.
+    monkeypatch.setattr(inbox_service, "received_event", broken)
+    other = zendesk_event("created", ticket_id=13, event_id="e13", time="2026-11-01T10:00:00Z")
+    failed = client.post(
+        "/webhooks/zendesk",
+        content=other,
+        headers=signed("zendesk", other, WEBHOOK_SECRETS["zendesk"]),
+    )
+    assert failed.status_code == 500
+    assert failed.json()["error"]["code"] == "internal_error" and failed.headers["x-request-id"]
 
 
 @pytest.mark.parametrize(
