@@ -1,7 +1,7 @@
 """Clustering quality on the hand-labelled corpus: pairwise precision and recall of "same theme".
 
 The target was 0.80 / 0.80. What the shipped lexical algorithm measures (deterministic) is
-precision 0.552, recall 0.545 at JOIN_THRESHOLD 0.35 (`relay themes evaluate` prints the
+precision 0.566, recall 0.577 at JOIN_THRESHOLD 0.35 (`relay themes evaluate` prints the
 sweep). The floors below guard that figure against regressions; raising them needs a better
 similarity (e.g. optional offline sentence embeddings), not a retuned threshold.
 """
@@ -14,8 +14,8 @@ from service.themes import service as themes
 from service.themes import similarity
 from service.themes.cli import themes_app
 
-PRECISION_FLOOR = 0.54
-RECALL_FLOOR = 0.53
+PRECISION_FLOOR = 0.55
+RECALL_FLOOR = 0.56
 
 
 def test_pairwise_precision_and_recall_on_the_corpus() -> None:
@@ -40,4 +40,4 @@ def test_the_chosen_threshold_balances_precision_and_recall() -> None:
 def test_the_evaluate_command_reports_the_figures() -> None:
     result = CliRunner().invoke(themes_app, ["evaluate", "--no-sweep"])
     assert result.exit_code == 0
-    assert "pairwise precision 0.552, recall 0.545" in result.output
+    assert "pairwise precision 0.566, recall 0.577" in result.output
