@@ -44,6 +44,9 @@ def refresh() -> None:
 @themes_app.command()
 def evaluate(
     sweep: Annotated[bool, typer.Option(help="also print the threshold sweep")] = True,
+    held_out: Annotated[
+        bool, typer.Option(help="also pick the threshold on one half, measure on the other")
+    ] = True,
     clusters: Annotated[bool, typer.Option(help="print the clusters found")] = False,
 ) -> None:
     """Pairwise precision and recall of "same theme" on the hand-labelled corpus."""
@@ -53,11 +56,19 @@ def evaluate(
         f"recall {recall:.3f}, {len(found)} cluster(s) "
         f"({sum(1 for c in found if len(c) > 1)} with 2+ tickets)"
     )
+    steps = [round(0.2 + 0.025 * i, 3) for i in range(13)]
     if sweep:
         typer.echo("threshold  precision  recall  clusters")
-        steps = [round(0.2 + 0.025 * i, 3) for i in range(13)]
         for threshold, p, r, n in themes_service.sweep_corpus(steps):
             typer.echo(f"{threshold:9.3f}  {p:9.3f}  {r:6.3f}  {n:8d}")
+    if held_out:
+        result = themes_service.held_out_corpus(steps)
+        picked = ", ".join(f"{t:.3f}" for t in result.picked)
+        typer.echo(
+            f"held out (threshold picked on a random half, measured on the other; "
+            f"{len(result.picked)} halves): precision {result.precision:.3f}, "
+            f"recall {result.recall:.3f}; picked {picked}"
+        )
     if clusters:
         for cluster in sorted(found, key=lambda c: (-len(c), c)):
             typer.echo(" ".join(cluster))

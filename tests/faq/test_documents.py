@@ -73,16 +73,27 @@ def squash(text: str) -> str:
 
 
 def seed_cards(session: Session) -> list[str]:
-    """The card problems as themes (most merchants first); their ids by rank."""
-    ids = []
+    """The card problems as themes (most merchants first); their ids by rank.
+
+    Decline codes of one catalogue family count as shared, so the matcher may group these
+    problems; an analyst then splits each later one off into its own theme (a person's
+    decision, which sticks).
+    """
+    ids: list[str] = []
     for text, merchants, codes in CARD_PROBLEMS:
-        theme_id = None
-        for merchant in merchants:
-            record = add_record(session, text, merchant=merchant, area="cards", codes=codes)
-            theme = themes.attach(session, record=record)
-            assert theme is not None and theme_id in (None, theme.id)
-            theme_id = theme.id
-        assert theme_id is not None
+        records = [
+            add_record(session, text, merchant=merchant, area="cards", codes=codes)
+            for merchant in merchants
+        ]
+        placed = {theme.id for r in records if (theme := themes.attach(session, record=r))}
+        assert len(placed) == 1
+        theme_id = placed.pop()
+        if theme_id in ids:
+            members = [r.id for r in records]
+            split = themes.split(
+                session, theme_id=theme_id, feedback_ids=members, title=text[0], actor="test"
+            )
+            theme_id = split.id
         ids.append(theme_id)
     return ids
 

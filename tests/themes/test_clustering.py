@@ -372,3 +372,32 @@ def test_figures_adjusted_for_one_changed_member_equal_a_full_recount(
         adjusted = {name: getattr(theme, name) for name in figures}
         themes.recompute_impact(session, theme=theme)
         assert adjusted == {name: getattr(theme, name) for name in figures}
+
+
+def _maya(code: str, subject: str) -> similarity.RecordFeatures:
+    return similarity.featurize(
+        subject=subject,
+        text=f"Customers paying with Maya see the payment fail with {code}.",
+        product_area="ewallets",
+        payment_method="paymaya",
+        category="how_to",
+        error_codes=[code],
+    )
+
+
+def test_provider_codes_of_one_family_count_as_shared_and_say_so() -> None:
+    # PY0105 and PY0119 are both Maya provider failures in the catalogue: one kind of problem.
+    assert similarity.code_keys("PY0105") == ("PY0105", "provider:ewallets:paymaya")
+    assert similarity.code_keys("parameter_invalid") == ("parameter_invalid",)
+    profile = similarity.Profile()
+    profile.add(_maya("PY0105", "What is PY0105?"))
+    match = similarity.score(_maya("PY0119", "PY0119 on Maya"), "th_1", profile)
+    assert match.shared_codes == ()
+    assert match.reasons()["shared_code_families"] == ["provider:ewallets:paymaya"]
+    without_family = similarity.fit(_maya("PY0119", "PY0119 on Maya"), similarity.Profile())
+    assert match.score - without_family >= similarity.W_CODES
+
+
+def test_profiles_stored_before_families_derive_them_from_their_codes() -> None:
+    profile = similarity.Profile.from_json({"count": 1, "codes": {"PY0105": 1}}, {})
+    assert profile.families == {"PY0105": 1, "provider:ewallets:paymaya": 1}

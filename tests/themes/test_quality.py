@@ -1,7 +1,7 @@
 """Clustering quality on the hand-labelled corpus: pairwise precision and recall of "same theme".
 
 The target was 0.80 / 0.80. What the shipped lexical algorithm measures (deterministic) is
-precision 0.530, recall 0.568 at JOIN_THRESHOLD 0.325 (`relay themes evaluate` prints the
+precision 0.566, recall 0.577 at JOIN_THRESHOLD 0.35 (`relay themes evaluate` prints the
 sweep). The floors below guard that figure against regressions; raising them needs a better
 similarity (e.g. optional offline sentence embeddings), not a retuned threshold.
 """
@@ -14,8 +14,8 @@ from service.themes import service as themes
 from service.themes import similarity
 from service.themes.cli import themes_app
 
-PRECISION_FLOOR = 0.52
-RECALL_FLOOR = 0.55
+PRECISION_FLOOR = 0.55
+RECALL_FLOOR = 0.56
 
 
 def test_pairwise_precision_and_recall_on_the_corpus() -> None:
@@ -32,12 +32,21 @@ def test_the_algorithm_never_sees_the_theme_labels() -> None:
 
 
 def test_the_chosen_threshold_balances_precision_and_recall() -> None:
-    rows = themes.sweep_corpus([0.275, similarity.JOIN_THRESHOLD, 0.375])
+    rows = themes.sweep_corpus([0.3, similarity.JOIN_THRESHOLD, 0.4])
     balance = {threshold: min(p, r) for threshold, p, r, _ in rows}
     assert balance[similarity.JOIN_THRESHOLD] == max(balance.values())
 
 
 def test_the_evaluate_command_reports_the_figures() -> None:
-    result = CliRunner().invoke(themes_app, ["evaluate", "--no-sweep"])
+    result = CliRunner().invoke(themes_app, ["evaluate", "--no-sweep", "--no-held-out"])
     assert result.exit_code == 0
-    assert "pairwise precision 0.530, recall 0.568" in result.output
+    assert "pairwise precision 0.566, recall 0.577" in result.output
+
+
+def test_a_threshold_picked_on_one_half_holds_on_the_other() -> None:
+    # The shipped threshold was chosen on the whole corpus. Picked on half the tickets and
+    # measured on the rest, it is mostly the same one and its figures hold (no tuned artefact).
+    result = themes.held_out_corpus([0.3, similarity.JOIN_THRESHOLD, 0.4], splits=5)
+    assert len(result.picked) == 10
+    assert result.picked.count(similarity.JOIN_THRESHOLD) > len(result.picked) / 2
+    assert min(result.precision, result.recall) >= 0.53, result
