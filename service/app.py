@@ -31,7 +31,6 @@ from service.exports import routes as exports_routes
 from service.faq import document_routes as faq_document_routes
 from service.faq import routes as faq_routes
 from service.feedback import classify as classify_routes
-from service.feedback import learning
 from service.feedback import routes as feedback_routes
 from service.inbox import admin_routes as inbox_admin_routes
 from service.inbox import routes as inbox_routes
@@ -52,6 +51,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.inbox_writer = InboxWriter(app.state.db)
     _announce_admin_token(app.state.db, settings)
     if app.state.load_model:
+        # Imported here: scikit-learn is most of a process's memory, and an API started
+        # without the model (exports, reads) should not carry it.
+        from service.feedback import learning
+
         # Trained on first start when missing (a few seconds), so records are labelled
         # from the first event on.
         await asyncio.to_thread(learning.load_classifier, app.state.db, settings)

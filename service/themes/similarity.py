@@ -32,7 +32,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
@@ -41,8 +41,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
-from sklearn.utils import murmurhash3_32
 
 from service.structuring.catalogue import load_catalogue
 
@@ -89,9 +87,35 @@ TAGALOG_STOP_WORDS = frozenset(
 COURTESY_WORDS = frozenset(
     "afternoon evening good hello hi morning please pls regards team thank thanks".split()  # noqa: SIM905
 )
-STOP_WORDS = ENGLISH_STOP_WORDS | TAGALOG_STOP_WORDS | COURTESY_WORDS
-_WORDS = HashingVectorizer(analyzer="word", ngram_range=(1, 2), stop_words=sorted(STOP_WORDS))
-_WORD_ANALYZER = _WORDS.build_analyzer()
+
+
+# scikit-learn (about 100 MB resident with SciPy) is imported on the first record
+# featurized, not when the module loads: the API imports this module for its routes,
+# and a process serving only reads and exports never needs it.
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | TAGALOG_STOP_WORDS | COURTESY_WORDS
+
+
+@lru_cache(maxsize=1)
+def _word_analyzer() -> Callable[[str], list[str]]:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    words = HashingVectorizer(analyzer="word", ngram_range=(1, 2), stop_words=sorted(stop_words()))
+    analyzer: Callable[[str], list[str]] = words.build_analyzer()
+    return analyzer
+
+
+@lru_cache(maxsize=1)
+def _murmurhash() -> Callable[..., int]:
+    from sklearn.utils import murmurhash3_32
+
+    hash_function: Callable[..., int] = murmurhash3_32
+    return hash_function
+
+
 _EDGE_PUNCTUATION = ".,;:!?()[]{}\"'`"
 CHAR_NGRAMS = (3, 5)
 _SIGN_OFF = re.compile(
@@ -137,7 +161,8 @@ def featurize(
     """Features of one record (pure: the same input always gives the same features)."""
     body = _strip_noise(text, merchant_name)
     subject = _strip_noise(subject, merchant_name)
-    words = Counter(_WORD_ANALYZER(subject) * SUBJECT_REPEAT + _WORD_ANALYZER(body))
+    analyze = _word_analyzer()
+    words = Counter(analyze(subject) * SUBJECT_REPEAT + analyze(body))
     word_index, word_weight = _word_weights(words)
     char_index, char_weight = _char_weights(subject, body)
     return RecordFeatures(
@@ -171,13 +196,15 @@ def _strip_noise(text: str, merchant_name: str | None) -> str:
 
 
 def _word_indices(tokens: Iterable[str]) -> npt.NDArray[np.int64]:
+    murmurhash3_32 = _murmurhash()
     hashes = [murmurhash3_32(t, seed=0, positive=True) for t in tokens]
     return np.asarray(hashes, dtype=np.int64) % HASH_SPACE
 
 
 def _content_words(text: str) -> list[str]:
     """The lower-cased words of `text` that are not stop words (for character n-grams)."""
-    return [w for w in text.lower().split() if w.strip(_EDGE_PUNCTUATION) not in STOP_WORDS]
+    stop = stop_words()
+    return [w for w in text.lower().split() if w.strip(_EDGE_PUNCTUATION) not in stop]
 
 
 def _char_indices(text: str) -> npt.NDArray[np.int64]:
@@ -265,7 +292,7 @@ def idf_table() -> npt.NDArray[np.float64]:
     documents = [(t["subject"], t["body"]) for t in load_corpus()]
     df = np.zeros(2 * HASH_SPACE, dtype=np.float64)
     for subject, body in documents:
-        df[np.unique(_word_indices(_WORD_ANALYZER(f"{subject}\n{body}")))] += 1
+        df[np.unique(_word_indices(_word_analyzer()(f"{subject}\n{body}")))] += 1
         df[np.unique(np.concatenate([_char_indices(subject), _char_indices(body)]))] += 1
     n = len(documents)
     return np.log((1 + n) / (1 + df)) + 1.0
