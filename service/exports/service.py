@@ -294,10 +294,15 @@ def encode(
     for lines in batches:
         if not lines:
             continue
-        lead = b"" if first or fmt is not ExportFormat.JSON else end
-        tail = b"" if fmt is ExportFormat.JSON else end
+        count = len(lines)
+        # The separators go in as empty items of the one join: a chunk is megabytes, and
+        # concatenating a line end to it would copy it again.
+        if fmt is not ExportFormat.JSON:
+            lines.append(b"")  # a line end after the last line
+        elif not first:
+            lines.insert(0, b"")  # ",\n" between this chunk and the previous one
         first = False
-        yield lead + end.join(lines) + tail, len(lines)
+        yield end.join(lines), count
     if fmt is ExportFormat.JSON:
         yield (b"\n]\n" if not first else b"]\n"), 0
 
