@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import threading
 import uuid
 from collections import deque
@@ -121,6 +124,14 @@ def _sqlite_begin_deferred(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+def _process_lock(url: str) -> ProcessWriterLock | None:
+    """The cross-process writer lock of a SQLite file (none for an in-memory database)."""
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return ProcessWriterLock(Path(path))
+
+
 def _ensure_sqlite_dir(url: str) -> None:
     path = url.split("///", 1)[-1] if "///" in url else ""
     if path and path != ":memory:":
@@ -160,6 +171,89 @@ class FairLock:
                 self._held = False
 
 
+class ProcessWriterLock:
+    """SQLite's one writer, shared by processes (the API and a `relay worker`).
+
+    SQLite's own busy handler makes a waiting writer sleep and retry with back-off, which
+    adds tens of milliseconds to a webhook's commit whenever another process writes. Here
+    a writer takes an exclusive lock on `<db>.writer` before it begins, and the kernel
+    wakes the next one the moment it is released. A process waiting for it holds a shared
+    lock on `<db>.waiting`, so a long writer (the worker) can see that someone waits and
+    commit early. The kernel drops both locks if a process dies.
+
+    POSIX record locks (`lockf`) belong to the process: threads are ordered by the
+    FairLock before they get here, and two Database objects of one process (tests) do
+    not wait on each other here (SQLite's own locking still applies between them).
+    """
+
+    def __init__(self, database_path: Path) -> None:
+        self._writer = os.open(f"{database_path}.writer", os.O_RDWR | os.O_CREAT, 0o600)
+        self._waiting = os.open(f"{database_path}.waiting", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self) -> None:
+        if _try_lock(self._writer):
+            return
+        fcntl.lockf(self._waiting, fcntl.LOCK_SH)
+        try:
+            fcntl.lockf(self._writer, fcntl.LOCK_EX)
+        finally:
+            fcntl.lockf(self._waiting, fcntl.LOCK_UN)
+
+    def __exit__(self, *_exc: object) -> None:
+        fcntl.lockf(self._writer, fcntl.LOCK_UN)
+
+    def has_waiters(self) -> bool:
+        """Whether another process waits to write."""
+        if not _try_lock(self._waiting):
+            return True
+        fcntl.lockf(self._waiting, fcntl.LOCK_UN)
+        return False
+
+    def close(self) -> None:
+        os.close(self._writer)
+        os.close(self._waiting)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EAGAIN):
+            return False
+        raise
+    return True
+
+
+class _WriterLocks:
+    """Threads of this process in arrival order (FairLock), then the process-wide lock."""
+
+    def __init__(self, threads: FairLock, processes: ProcessWriterLock | None) -> None:
+        self.threads = threads
+        self.processes = processes
+
+    def __enter__(self) -> None:
+        self.threads.__enter__()
+        if self.processes is None:
+            return
+        try:
+            self.processes.__enter__()
+        except BaseException:
+            self.threads.__exit__()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self.processes is not None:
+                self.processes.__exit__()
+        finally:
+            self.threads.__exit__()
+
+    def has_waiters(self) -> bool:
+        return self.threads.has_waiters() or (
+            self.processes is not None and self.processes.has_waiters()
+        )
+
+
 class Database:
     """The engine and a session factory, built once per process."""
 
@@ -170,10 +264,10 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self._read_engine = make_engine(url, read_only=True) if self.is_sqlite else self.engine
         self._read_sessionmaker = sessionmaker(self._read_engine, expire_on_commit=False)
-        # SQLite has one writer. Threads of this process queue here, and are woken the
-        # moment the writer finishes, instead of in SQLite's sleeping busy-retry loop,
-        # whose back-off can add tens of milliseconds to every waiting request.
-        self._fair_lock = FairLock() if self.is_sqlite else None
+        # SQLite has one writer. Threads of this process, then processes, queue here and
+        # are woken the moment the writer finishes, instead of in SQLite's sleeping
+        # busy-retry loop, whose back-off can add tens of milliseconds to every request.
+        self._fair_lock = _WriterLocks(FairLock(), _process_lock(url)) if self.is_sqlite else None
         self._write_lock: AbstractContextManager[None] = self._fair_lock or nullcontext()
 
     @contextmanager
@@ -188,7 +282,7 @@ class Database:
                 raise
 
     def writers_waiting(self) -> bool:
-        """Whether another thread of this process waits to write (SQLite only)."""
+        """Whether another thread or process waits to write (SQLite only)."""
         return self._fair_lock is not None and self._fair_lock.has_waiters()
 
     @contextmanager
@@ -203,3 +297,6 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self._read_engine.dispose()
+        if self._fair_lock is not None and self._fair_lock.processes is not None:
+            self._fair_lock.processes.close()
+            self._fair_lock.processes = None

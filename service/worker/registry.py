@@ -73,17 +73,17 @@ def schedule(name: str) -> Callable[[Schedule], Schedule]:
 
 
 def schedules() -> dict[str, Schedule]:
-    _load_task_modules()
+    load_task_modules()
     return dict(SCHEDULES)
 
 
 def handler_for(name: str) -> Handler | None:
-    _load_task_modules()
+    load_task_modules()
     return HANDLERS.get(name)
 
 
 def preparer_for(name: str) -> Preparer | None:
-    _load_task_modules()
+    load_task_modules()
     return PREPARERS.get(name)
 
 
@@ -98,7 +98,7 @@ TASK_MODULES = (
 )
 
 
-def _load_task_modules() -> None:
+def load_task_modules() -> None:
     # Imported here, not at module top, so domains can import the registry freely.
     for module in TASK_MODULES:
         importlib.import_module(module)

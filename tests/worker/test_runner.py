@@ -15,12 +15,15 @@ from service.config import Settings
 from service.db import Database, utcnow
 from service.inbox.models import InboxEvent
 from service.inbox.writer import NewEvent, store_events
-from service.worker.registry import HANDLERS, PermanentFailure
+from service.worker.registry import HANDLERS, PermanentFailure, load_task_modules
 from service.worker.runner import Worker, WorkerThread, backoff_seconds, claim_due
 
 
 @pytest.fixture
 def handlers() -> Iterator[dict[str, object]]:
+    # Registered first: restoring a registry saved before the domains' modules were
+    # imported would leave it empty for every later test.
+    load_task_modules()
     saved = dict(HANDLERS)
     yield HANDLERS  # type: ignore[misc]
     HANDLERS.clear()
