@@ -263,7 +263,11 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.is_sqlite = url.startswith("sqlite")
         self._read_engine = make_engine(url, read_only=True) if self.is_sqlite else self.engine
-        self._read_sessionmaker = sessionmaker(self._read_engine, expire_on_commit=False)
+        # Never flushes: a read snapshot that wrote (a preparer folding a ticket into a
+        # record it loaded) would ask SQLite to upgrade to the write lock, and fail.
+        self._read_sessionmaker = sessionmaker(
+            self._read_engine, expire_on_commit=False, autoflush=False
+        )
         # SQLite has one writer. Threads of this process, then processes, queue here and
         # are woken the moment the writer finishes, instead of in SQLite's sleeping
         # busy-retry loop, whose back-off can add tens of milliseconds to every request.

@@ -159,9 +159,9 @@ class Worker:
                 prepare = preparer_for(task_name)
                 if prepare is None:
                     continue
-                events = list(session.scalars(select(InboxEvent).where(InboxEvent.id.in_(ids))))
                 try:
-                    prepare(session, events)
+                    query = select(InboxEvent).where(InboxEvent.id.in_(ids))
+                    prepare(session, list(session.scalars(query)))
                 except Exception:  # only a cache: the handler does the real work
                     log.warning("prepare failed", exc_info=True, extra={"task": task_name})
 

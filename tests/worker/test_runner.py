@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Engine, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.db import Database, utcnow
 from service.inbox.models import InboxEvent
 from service.inbox.writer import NewEvent, store_events
-from service.worker.registry import HANDLERS, PermanentFailure, load_task_modules
+from service.worker.registry import HANDLERS, PREPARERS, PermanentFailure, load_task_modules
 from service.worker.runner import Worker, WorkerThread, backoff_seconds, claim_due
 
 
@@ -82,6 +83,39 @@ def test_failures_retry_then_park_in_quarantine(
     assert parked.attempts == 3 and "vendor down" in (parked.last_error or "")
     make_due(db)
     assert worker.run_once() == 0 and len(calls) == 3
+
+
+def test_preparers_read_and_never_write(
+    db: Database, settings: Settings, handlers: dict[str, object]
+) -> None:
+    """A preparer that changes what it loaded (it is only a cache) writes nothing: a write
+    from the read snapshot would need SQLite's write lock, held by the API meanwhile."""
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    def changes_what_it_read(_session: Session, events: Sequence[InboxEvent]) -> None:
+        for row in events:
+            row.hints = {"prepared": True}
+
+    for task in ("test.first", "test.second"):
+        handlers[task] = lambda _session, _row: "done"
+        enqueue(db, task)
+    PREPARERS["test.first"] = changes_what_it_read
+    PREPARERS["test.second"] = lambda _session, _events: None  # its query would autoflush
+    sa_event.listen(Engine, "before_cursor_execute", record)
+    try:
+        assert Worker(db, settings).run_once() == 2
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", record)
+        PREPARERS.pop("test.first")
+        PREPARERS.pop("test.second")
+    assert not [s for s in statements if s.startswith("UPDATE") and "hints" in s]
+    with db.session() as session:
+        rows = session.scalars(select(InboxEvent)).all()
+        assert {(r.status, r.result) for r in rows} == {("handled", "done")}
+        assert all(r.hints == {} for r in rows)
 
 
 def test_retry_waits_for_its_backoff(
