@@ -48,3 +48,6 @@ def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # WeasyPrint narrates every render step at INFO; its warnings (a refused fetch, a
+    # missing font) still come through.
+    logging.getLogger("weasyprint.progress").setLevel(max(root.level, logging.WARNING))
