@@ -185,8 +185,9 @@ class RelayApp(FastAPI):
         self._webhooks = RequestContextMiddleware(inbox_routes.webhook_endpoint)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if inbox_routes.webhook_source(scope) is not None:
-            scope["app"] = self
+        source = inbox_routes.webhook_source(scope)
+        if source is not None:
+            scope["app"], scope["path_params"] = self, {"source": source}
             await self._webhooks(scope, receive, send)
             return
         await super().__call__(scope, receive, send)

@@ -124,18 +124,24 @@ def _sqlite_begin_deferred(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def _process_lock(url: str) -> ProcessWriterLock | None:
-    """The cross-process writer lock of a SQLite file (none for an in-memory database)."""
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for an in-memory database)."""
     path = url.split("///", 1)[-1] if "///" in url else ""
     if not path or path == ":memory:" or path.startswith("file:"):
         return None
-    return ProcessWriterLock(Path(path))
+    return Path(path)
+
+
+def _process_lock(url: str) -> ProcessWriterLock | None:
+    """The cross-process writer lock of a SQLite file (none for an in-memory database)."""
+    path = _sqlite_file(url)
+    return ProcessWriterLock(path) if path is not None else None
 
 
 def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split("///", 1)[-1] if "///" in url else ""
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = _sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 class FairLock:
@@ -271,8 +277,10 @@ class Database:
         # SQLite has one writer. Threads of this process, then processes, queue here and
         # are woken the moment the writer finishes, instead of in SQLite's sleeping
         # busy-retry loop, whose back-off can add tens of milliseconds to every request.
-        self._fair_lock = _WriterLocks(FairLock(), _process_lock(url)) if self.is_sqlite else None
-        self._write_lock: AbstractContextManager[None] = self._fair_lock or nullcontext()
+        self._writer_locks = (
+            _WriterLocks(FairLock(), _process_lock(url)) if self.is_sqlite else None
+        )
+        self._write_lock: AbstractContextManager[None] = self._writer_locks or nullcontext()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -287,7 +295,7 @@ class Database:
 
     def writers_waiting(self) -> bool:
         """Whether another thread or process waits to write (SQLite only)."""
-        return self._fair_lock is not None and self._fair_lock.has_waiters()
+        return self._writer_locks is not None and self._writer_locks.has_waiters()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -301,6 +309,6 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self._read_engine.dispose()
-        if self._fair_lock is not None and self._fair_lock.processes is not None:
-            self._fair_lock.processes.close()
-            self._fair_lock.processes = None
+        if self._writer_locks is not None and self._writer_locks.processes is not None:
+            self._writer_locks.processes.close()
+            self._writer_locks.processes = None

@@ -62,6 +62,11 @@ class StorageUnavailable(RelayError):
     status = 503
 
 
+class InternalError(RelayError):
+    code = "internal_error"
+    status = 500
+
+
 class Conflict(RelayError):
     code = "conflict"
     status = 409

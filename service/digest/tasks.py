@@ -73,10 +73,6 @@ def _render(session: Session, period: str, end: date) -> Digest:
 @registry.preparer(BUILD_TASK)
 def prepare_digests(session: Session, events: Sequence[InboxEvent]) -> None:
     """Render outside the write transaction (see the module docstring)."""
-    try:
-        worker_settings()
-    except RuntimeError:  # this worker does not give preparers its settings: handler renders
-        return
     for event in events:
         period, end = _wanted(event)
         if not _built(session, period, end):

@@ -15,6 +15,7 @@ from integrations.contracts import InvalidSignature
 from integrations.registry import SOURCES
 from service.config import Settings
 from service.errors import (
+    InternalError,
     NotFound,
     PayloadTooLarge,
     RelayError,
@@ -118,8 +119,7 @@ async def webhook_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     than storing the event. The handler, its errors and its answers are the very same as
     through the router, which still serves the route for the OpenAPI schema.
     """
-    source = webhook_source(scope)
-    assert source is not None  # only webhook requests are routed here
+    source: str = scope["path_params"]["source"]  # set by RelayApp, which routed it here
     scope["route"] = _WebhookRoute
     try:
         response = await receive_webhook(source, Request(scope, receive))
@@ -128,10 +128,8 @@ async def webhook_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     except Exception:
         # Outside FastAPI's error middleware: answer in Relay's error shape ourselves.
         log.exception("webhook failed", extra={"source": source})
-        response = JSONResponse(
-            {"error": {"code": "internal_error", "message": "internal error", "details": None}},
-            status_code=500,
-        )
+        error = InternalError("internal error: the delivery was not stored; send it again")
+        response = JSONResponse(error.to_body(), status_code=error.status)
     await response(scope, receive, send)
 
 

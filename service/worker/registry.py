@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -42,34 +43,30 @@ class RetryAfter(Exception):
         self.seconds = max(float(seconds), 0.0)
 
 
-def task(name: str) -> Callable[[Handler], Handler]:
-    """Register `handler` for events whose task is `name`."""
+F = TypeVar("F", bound=Callable[..., object])
 
-    def register(handler: Handler) -> Handler:
-        HANDLERS[name] = handler
-        return handler
+
+def _registrar(table: dict[str, F], name: str) -> Callable[[F], F]:
+    def register(function: F) -> F:
+        table[name] = function
+        return function
 
     return register
+
+
+def task(name: str) -> Callable[[Handler], Handler]:
+    """Register a handler for events whose task is `name`."""
+    return _registrar(HANDLERS, name)
 
 
 def preparer(name: str) -> Callable[[Preparer], Preparer]:
     """Register a batch preparer for events whose task is `name`."""
-
-    def register(function: Preparer) -> Preparer:
-        PREPARERS[name] = function
-        return function
-
-    return register
+    return _registrar(PREPARERS, name)
 
 
 def schedule(name: str) -> Callable[[Schedule], Schedule]:
     """Register a schedule the worker runs every `worker_schedule_seconds`."""
-
-    def register(function: Schedule) -> Schedule:
-        SCHEDULES[name] = function
-        return function
-
-    return register
+    return _registrar(SCHEDULES, name)
 
 
 def schedules() -> dict[str, Schedule]:
