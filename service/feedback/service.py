@@ -133,22 +133,64 @@ def fold_ticket(
     return record
 
 
+def preload(session: Session, tickets: Iterable[NormalizedTicket], *, lock: bool = True) -> None:
+    """Load the records and merchants a batch of ticket events will fold into, a few
+    queries for the lot; what does not exist yet is remembered as such (no query later)."""
+    known = session_cache(session, "feedback")
+    wanted: dict[str, set[str]] = {}
+    merchant_ids: set[str] = set()
+    for ticket in tickets:
+        if (ticket.source, ticket.external_id) not in known:
+            wanted.setdefault(ticket.source, set()).add(ticket.external_id)
+        if ticket.merchant is not None:
+            merchant_ids.add(ticket.merchant.id)
+    for source, external_ids in wanted.items():
+        for ids in _chunks(sorted(external_ids)):
+            query = _records_query(session, lock=lock).where(
+                Feedback.source == source, Feedback.external_id.in_(ids)
+            )
+            for record in session.scalars(query.order_by(Feedback.id)):
+                known[(record.source, record.external_id)] = record
+        for external_id in external_ids:
+            known.setdefault((source, external_id), None)
+    merchants = session_cache(session, "merchants")
+    missing = sorted(merchant_ids - merchants.keys())
+    for ids in _chunks(missing):
+        for row in session.scalars(select(Merchant).where(Merchant.id.in_(ids))):
+            merchants[row.id] = row
+    for merchant_id in missing:
+        merchants.setdefault(merchant_id, None)
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    return (values[start : start + size] for start in range(0, len(values), size))
+
+
+def _records_query(session: Session, *, lock: bool) -> Select[Feedback]:
+    query = select(Feedback)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()  # serialize concurrent events of one ticket
+    return query
+
+
 def _record_for(session: Session, ticket: NormalizedTicket, *, lock: bool) -> Feedback:
     known = session_cache(session, "feedback")
     key = (ticket.source, ticket.external_id)
-    if key not in known:
-        known[key] = _load_or_new(session, ticket, lock=lock)
-    record: Feedback = known[key]
+    record: Feedback | None = known.get(key)
+    if record is None:
+        record = known[key] = _load_or_new(session, ticket, lock=lock, absent=key in known)
     return record
 
 
-def _load_or_new(session: Session, ticket: NormalizedTicket, *, lock: bool) -> Feedback:
-    query = select(Feedback).where(
-        Feedback.source == ticket.source, Feedback.external_id == ticket.external_id
-    )
-    if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()  # serialize concurrent events of one ticket
-    record = session.scalar(query)
+def _load_or_new(
+    session: Session, ticket: NormalizedTicket, *, lock: bool, absent: bool
+) -> Feedback:
+    record: Feedback | None = None
+    if not absent:  # `preload` did not already find it missing
+        query = _records_query(session, lock=lock).where(
+            Feedback.source == ticket.source, Feedback.external_id == ticket.external_id
+        )
+        record = session.scalar(query)
     if record is None:
         now = utcnow()
         record = Feedback(
@@ -255,7 +297,7 @@ def _apply_jira(record: Feedback, ticket: NormalizedTicket, version: str) -> Non
 def upsert_merchant(session: Session, *, merchant: MerchantIn) -> Merchant:
     """Create or update a merchant; fields not given keep their stored value."""
     known = session_cache(session, "merchants")
-    row = known.get(merchant.id) or session.get(Merchant, merchant.id)
+    row = known[merchant.id] if merchant.id in known else session.get(Merchant, merchant.id)
     if row is None:
         row = Merchant(id=merchant.id)
         session.add(row)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from integrations.contracts import NormalizedTicket, UnparseablePayload
 from integrations.registry import SOURCES
+from service.db import session_cache
 from service.escalation import inbound as escalation_inbound
 from service.escalation import service as escalation_service
 from service.feedback import service as feedback_service
@@ -15,24 +16,50 @@ from service.inbox.models import InboxEvent
 from service.structuring import pipeline
 from service.themes import service as themes_service
 from service.worker.context import worker_settings
-from service.worker.registry import PermanentFailure, preparer, task
+from service.worker.prepared import PreparedResults
+from service.worker.registry import PermanentFailure, loader, preparer, task
+
+# Normalized by the preparer, taken by the loader of the write transaction (parsing a
+# payload is a fair share of an event's cost; it need not be paid twice).
+_NORMALIZED: PreparedResults[NormalizedTicket | None] = PreparedResults()
 
 
-def _ticket(event: InboxEvent) -> NormalizedTicket | None:
+def _normalize(event: InboxEvent) -> NormalizedTicket | None:
     try:
         return SOURCES[event.source].normalize(event.payload.encode(), event.headers)
     except UnparseablePayload as exc:
         raise PermanentFailure(f"unparseable {event.source} payload: {exc}") from exc
 
 
-def prepare_ingest(session: Session, events: Sequence[InboxEvent]) -> None:
-    """Classify the batch's merged texts together, before the write transaction."""
-    inputs = []
+def _ticket(session: Session, event: InboxEvent) -> NormalizedTicket | None:
+    tickets = session_cache(session, "tickets")
+    if event.id not in tickets:
+        tickets[event.id] = _normalize(event)
+    ticket: NormalizedTicket | None = tickets[event.id]
+    return ticket
+
+
+def _tickets(session: Session, events: Sequence[InboxEvent]) -> list[NormalizedTicket]:
+    """The batch's tickets; an unparseable one is left for its handler to report."""
+    found = []
     for event in events:
         try:
-            ticket = _ticket(event)
+            ticket = _ticket(session, event)
         except PermanentFailure:
-            continue  # the handler reports it
+            continue
+        if ticket is not None:
+            found.append(ticket)
+    return found
+
+
+def prepare_ingest(session: Session, events: Sequence[InboxEvent]) -> None:
+    """Classify the batch's merged texts together, before the write transaction."""
+    tickets = _tickets(session, events)
+    feedback_service.preload(session, tickets, lock=False)
+    inputs = []
+    for event in events:
+        ticket = session_cache(session, "tickets").get(event.id)
+        _NORMALIZED.put(event.id, ticket)
         if ticket is not None:
             inputs.append(
                 feedback_service.structure_input(
@@ -45,9 +72,26 @@ def prepare_ingest(session: Session, events: Sequence[InboxEvent]) -> None:
     pipeline.structure_many(inputs)
 
 
+def load_ingest(session: Session, events: Sequence[InboxEvent]) -> None:
+    """Load the records, merchants and theme memberships the batch will touch."""
+    tickets = session_cache(session, "tickets")
+    for event in events:
+        prepared = _NORMALIZED.take(event.id)
+        if prepared is not None:
+            tickets[event.id] = prepared
+    tickets_of_batch = _tickets(session, events)
+    feedback_service.preload(session, tickets_of_batch)
+    records = session_cache(session, "feedback").values()
+    themes_service.preload(
+        session,
+        feedback_ids=[r.id for r in records if r is not None],
+        merchant_ids=[t.merchant.id for t in tickets_of_batch if t.merchant is not None],
+    )
+
+
 def ingest(session: Session, event: InboxEvent) -> str:
     """Normalize the stored (redacted) body and apply it to its feedback record."""
-    ticket = _ticket(event)
+    ticket = _ticket(session, event)
     if ticket is None:
         return "ignored: not a ticket event"
     version = feedback_service.event_version(ticket.occurred_at, event.delivery_key)
@@ -62,7 +106,6 @@ def ingest(session: Session, event: InboxEvent) -> str:
         tiebreak=event.delivery_key,
         key_modes=event.hints.get("key_modes", ()),
     )
-    session.flush()  # the theme membership row refers to the record
     theme = themes_service.attach(session, record=record)
     settings = worker_settings()
     if ticket.jira is not None:  # an issue Engineering filed may name a theme or a ticket
@@ -74,3 +117,4 @@ def ingest(session: Session, event: InboxEvent) -> str:
 for _source in ("zendesk", "jira", "intercom", "freshdesk"):
     task(f"ingest.{_source}")(ingest)
     preparer(f"ingest.{_source}")(prepare_ingest)
+    loader(f"ingest.{_source}")(load_ingest)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db import Base, JSONType, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from service.feedback.models import Feedback
 
 
 class ThemeStatus(StrEnum):
@@ -79,7 +82,10 @@ class ThemeMembership(Base):
     """One record's place in one theme, and why it is there."""
 
     __tablename__ = "theme_memberships"
-    __table_args__ = (Index("ix_theme_memberships_merchant", "theme_id", "merchant_id"),)
+    __table_args__ = (
+        Index("ix_theme_memberships_merchant", "theme_id", "merchant_id"),
+        Index("ix_theme_memberships_by_merchant", "merchant_id", "theme_id"),
+    )
 
     feedback_id: Mapped[str] = mapped_column(
         ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True
@@ -94,6 +100,10 @@ class ThemeMembership(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Never loaded (the ids are used); declared so that a transaction flushing a new record,
+    # a new theme and the membership joining them together writes them in that order.
+    feedback: Mapped[Feedback] = relationship(lazy="raise")
+    theme: Mapped[Theme] = relationship(lazy="raise")
 
 
 class ThemeDecision(Base):

@@ -29,10 +29,21 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, and_, case, delete, distinct, event, func, select, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    case,
+    delete,
+    distinct,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, SessionTransaction
 
-from service.db import new_id, utcnow
+from service.db import new_id, session_cache, utcnow
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.outbound import service as outbound
@@ -176,16 +187,26 @@ def _profile(cache: _Cache, theme: Theme) -> Profile:
 
 
 def _save_profile(session: Session, cache: _Cache, theme: Theme, profile: Profile) -> None:
-    theme.signature = profile.to_json()
-    theme.centroid = profile.centroid_json()
-    theme.product_area = profile.dominant("areas")
-    theme.payment_method = profile.dominant("methods")
-    theme.category = profile.dominant("categories")
-    theme.error_codes = [code for code, _ in similarity.most_common(profile.codes, 20)]
     theme.version = (theme.version or 0) + 1
     theme.updated_at = utcnow()
     cache.store(theme.id, theme.version, profile if theme.merged_into is None else None)
     _touched(session, cache, theme.id)
+    # Written when the session flushes: a busy theme gains many records per transaction,
+    # and its profile is serialized once instead of once per record.
+    session_cache(session, "unsaved_profiles")[theme.id] = (theme, profile)
+
+
+@event.listens_for(Session, "before_flush")
+def _write_profiles(session: Session, _context: Any, _instances: Any) -> None:
+    unsaved = session_cache(session, "unsaved_profiles")
+    for theme, profile in unsaved.values():
+        theme.signature = profile.to_json()
+        theme.centroid = profile.centroid_json()
+        theme.product_area = profile.dominant("areas")
+        theme.payment_method = profile.dominant("methods")
+        theme.category = profile.dominant("categories")
+        theme.error_codes = [code for code, _ in similarity.most_common(profile.codes, 20)]
+    unsaved.clear()
 
 
 # ---------------------------------------------------------------- features of a record
@@ -243,7 +264,7 @@ def attach(session: Session, *, record: Feedback) -> Theme | None:
     cache = _cache(session)
     with cache.lock:
         _sync(session, cache)
-        membership = session.get(ThemeMembership, record.id)
+        membership = _membership(session, record.id, stored=not inspect(record).pending)
         if record.deleted:
             _leave(session, cache, membership, impact=True)
             record.theme_id, record.theme_score = None, None
@@ -261,9 +282,11 @@ def attach(session: Session, *, record: Feedback) -> Theme | None:
 def _person_moved(session: Session, record: Feedback, membership: ThemeMembership | None) -> bool:
     # PATCH /feedback/{id} with theme_id sets the record's theme directly: honour it as a move
     # (into a theme that exists and takes records; anything else is overwritten).
-    if membership is not None and membership.theme_id == record.theme_id:
+    if record.theme_id is None or (
+        membership is not None and membership.theme_id == record.theme_id
+    ):
         return False
-    target = session.get(Theme, record.theme_id)
+    target = _find(session, record.theme_id)
     return target is not None and target.merged_into is None
 
 
@@ -296,7 +319,7 @@ def _join_best(
 ) -> Theme:
     match = cache.index.best(features)
     while match is not None and similarity.joins(match):
-        theme = session.get(Theme, match.theme_id)
+        theme = _find(session, match.theme_id)
         if theme is not None and theme.merged_into is None:
             return _join(session, cache, record, features, theme, match)
         cache.index.discard(match.theme_id)  # deleted or merged by another process
@@ -325,6 +348,7 @@ def _new_theme(session: Session, title: str, *, renamed: bool = False) -> Theme:
         daily_counts={},
     )
     session.add(theme)
+    session_cache(session, "new_themes")[theme.id] = theme  # found before it is flushed
     _emit(session, "theme.created", f"theme.created:{theme.id}", theme)
     return theme
 
@@ -368,20 +392,20 @@ def _join(
 ) -> Theme:
     now = utcnow()
     explained = reasons or (match.reasons() if match else {"started_theme": True})
-    session.add(
-        ThemeMembership(
-            feedback_id=record.id,
-            theme_id=theme.id,
-            score=match.score if match else 1.0,
-            reasons=explained,
-            pinned=pinned,
-            vector=features.vector_json(),
-            fields=_fields_json(features, record),
-            merchant_id=record.merchant_id,
-            created_at=now,
-            updated_at=now,
-        )
+    membership = ThemeMembership(
+        feedback_id=record.id,
+        theme_id=theme.id,
+        score=match.score if match else 1.0,
+        reasons=explained,
+        pinned=pinned,
+        vector=features.vector_json(),
+        fields=_fields_json(features, record),
+        merchant_id=record.merchant_id,
+        created_at=now,
+        updated_at=now,
     )
+    session.add(membership)
+    session_cache(session, "memberships")[record.id] = membership
     profile = _profile(cache, theme)
     profile.add(features)
     _save_profile(session, cache, theme, profile)
@@ -389,7 +413,6 @@ def _join(
     if record.jira_keys:
         theme.jira_keys = sorted(set(theme.jira_keys or []) | set(record.jira_keys))
     _count_in(session, theme, record)
-    session.flush()
     return theme
 
 
@@ -402,7 +425,11 @@ def _leave(
     profile = _profile(cache, theme)
     profile.add(_stored_features(membership), sign=-1)
     _save_profile(session, cache, theme, profile)
-    session.delete(membership)
+    if inspect(membership).pending:  # joined earlier in this transaction
+        session.expunge(membership)
+    else:
+        session.delete(membership)
+    session_cache(session, "memberships")[membership.feedback_id] = None
     session.flush()
     if impact:
         recompute_impact(session, theme=theme)
@@ -537,17 +564,26 @@ def _new_merchant_tpv(session: Session, theme_id: str, record: Feedback) -> int 
     """The record's merchant's TPV if the theme did not count that merchant yet, else None."""
     if not record.merchant_id:
         return None
-    counted = select(ThemeMembership.feedback_id).where(
+    counted, complete = _merchant_pairs(session)
+    pair = (theme_id, record.merchant_id)
+    if pair in counted:
+        return None
+    counted.add(pair)
+    if record.merchant_id not in complete and _counted_before(session, theme_id, record):
+        return None
+    merchant = record.merchant  # possibly created in this transaction: not a row yet
+    return (merchant.monthly_tpv_php or 0) if merchant is not None else None
+
+
+def _counted_before(session: Session, theme_id: str, record: Feedback) -> bool:
+    """Whether another stored member of the theme has the record's merchant."""
+    other = select(ThemeMembership.feedback_id).where(
         ThemeMembership.theme_id == theme_id,
         ThemeMembership.merchant_id == record.merchant_id,
         ThemeMembership.feedback_id != record.id,
     )
-    query = select(func.coalesce(Merchant.monthly_tpv_php, 0)).where(
-        Merchant.id == record.merchant_id, ~counted.exists()
-    )
-    with session.no_autoflush:  # the new membership is excluded anyway: flush once, later
-        found = session.execute(query).first()
-    return int(found[0]) if found is not None else None
+    with session.no_autoflush:  # this transaction's members are in `_merchant_pairs`
+        return bool(session.scalar(select(other.exists())))
 
 
 def recompute_impact(
@@ -560,6 +596,7 @@ def recompute_impact(
     """
     now = now or utcnow()
     session.flush()
+    session_cache(session, "theme_merchants").clear()  # recounted from the rows below
     members = and_(ThemeMembership.theme_id == theme.id, Feedback.deleted.is_(False))
     severity = case(*[(Feedback.severity == s, n) for s, n in SEVERITY_LEVEL.items()], else_=0)
     joined = select(Feedback.merchant_id).join(
@@ -693,10 +730,61 @@ class ThemeFilters:
 
 def get(session: Session, *, theme_id: str) -> Theme:
     """One theme, or ThemeNotFound."""
-    theme = session.get(Theme, theme_id)
+    theme = _find(session, theme_id)
     if theme is None:
         raise ThemeNotFound(f"no theme {theme_id!r}")
     return theme
+
+
+def _find(session: Session, theme_id: str) -> Theme | None:
+    # A worker transaction flushes once, at commit: themes it started are not rows yet.
+    pending: Theme | None = session_cache(session, "new_themes").get(theme_id)
+    return pending or session.get(Theme, theme_id)
+
+
+def preload(session: Session, *, feedback_ids: Iterable[str], merchant_ids: Iterable[str]) -> None:
+    """Load what a batch will attach: its records' memberships and which themes already
+    count its merchants, a query per 500 of each instead of one per record."""
+    known = session_cache(session, "memberships")
+    wanted = sorted(set(feedback_ids) - known.keys())
+    for ids in _chunks(wanted):
+        query = select(ThemeMembership).where(ThemeMembership.feedback_id.in_(ids))
+        for membership in session.scalars(query):
+            known[membership.feedback_id] = membership
+        for feedback_id in ids:
+            known.setdefault(feedback_id, None)
+    counted, complete = _merchant_pairs(session)
+    for ids in _chunks(sorted(set(merchant_ids) - complete)):
+        pairs = select(ThemeMembership.theme_id, ThemeMembership.merchant_id).where(
+            ThemeMembership.merchant_id.in_(ids)
+        )
+        with session.no_autoflush:
+            counted.update((row.theme_id, row.merchant_id) for row in session.execute(pairs))
+        complete.update(ids)
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    return (values[start : start + size] for start in range(0, len(values), size))
+
+
+def _merchant_pairs(session: Session) -> tuple[set[tuple[str, str]], set[str]]:
+    """(theme, merchant) pairs counted so far in this transaction, and the merchants whose
+    pairs are all known (read by `preload`); memberships added here are not rows yet."""
+    known = session_cache(session, "theme_merchants")
+    counted: set[tuple[str, str]] = known.setdefault("counted", set())
+    complete: set[str] = known.setdefault("complete", set())
+    return counted, complete
+
+
+def _membership(
+    session: Session, feedback_id: str, *, stored: bool = True
+) -> ThemeMembership | None:
+    """The record's membership; `stored=False` for a record that is not a row yet."""
+    pending = session_cache(session, "memberships")
+    if feedback_id in pending:  # loaded, joined or left in this transaction
+        found: ThemeMembership | None = pending[feedback_id]
+        return found
+    return session.get(ThemeMembership, feedback_id) if stored else None
 
 
 def _theme(session: Session, theme_id: str) -> Theme:
@@ -778,7 +866,7 @@ def move(session: Session, *, feedback_id: str, theme_id: str, actor: str) -> Th
     with cache.lock:
         _sync(session, cache)
         target = _live(session, theme_id)
-        membership = session.get(ThemeMembership, feedback_id)
+        membership = _membership(session, feedback_id)
         previous = membership.theme_id if membership else None
         features = record_features(record)
         fit = similarity.score(features, target.id, _profile(cache, target))

@@ -320,6 +320,7 @@ class Profile:
     terms: Counter[str] = field(default_factory=Counter)
     norm: float = 0.0
     _feature_keys: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    _index_keys: frozenset[str] | None = field(default=None, repr=False, compare=False)
     _arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None = field(
         default=None, repr=False, compare=False
     )
@@ -339,6 +340,8 @@ class Profile:
             self._prune()
         if self.count <= REKEY_UNTIL or self.count % REKEY_UNTIL == 0:
             self._feature_keys = None  # small themes change fast; big ones now and then
+        if self._feature_keys is None or features.code_keys:
+            self._index_keys = None
 
     def copy(self) -> Profile:
         """An independent copy."""
@@ -354,7 +357,7 @@ class Profile:
             self.centroid[i] = self.centroid.get(i, 0.0) + w
         for name in _COUNTERS:
             getattr(self, name).update(getattr(other, name))
-        self._arrays = self._feature_keys = None
+        self._arrays = self._feature_keys = self._index_keys = None
         self._prune()
 
     def _count(self, features: RecordFeatures, sign: int) -> None:
@@ -408,7 +411,10 @@ class Profile:
         if self._feature_keys is None:
             strongest = _strongest(self.centroid, INDEX_FEATURES)
             self._feature_keys = frozenset(f"f:{i}" for i in strongest)
-        return self._feature_keys | {f"c:{key}" for key in self.families}
+            self._index_keys = None
+        if self._index_keys is None:
+            self._index_keys = self._feature_keys | {f"c:{key}" for key in self.families}
+        return self._index_keys
 
     def dominant(self, counter_name: str) -> str | None:
         """The most common value of one field among the members (ties: alphabetical)."""
@@ -563,6 +569,8 @@ class ThemeIndex:
         self.profiles[theme_id] = profile
         self._age.setdefault(theme_id, len(self._age))
         old, new = self._keys.get(theme_id, frozenset()), profile.index_keys()
+        if new is old:
+            return  # the usual case for a big theme gaining a member: same keys
         self._keys[theme_id] = new
         for key in new - old:
             self._postings.setdefault(key, {})[theme_id] = None

@@ -29,6 +29,7 @@ from service.worker.registry import (
     PermanentFailure,
     RetryAfter,
     handler_for,
+    loader_for,
     preparer_for,
     schedules,
 )
@@ -188,6 +189,7 @@ class Worker:
         When stopped, the rest is handed back and nothing is left."""
         with self.database.session() as session, session.no_autoflush:
             events = self._load_events(session, claims)
+            self._run_loaders(session, [events[c.id] for c in claims if c.id in events])
             for index, claim in enumerate(claims):
                 if stop is not None and stop.is_set():
                     self._release(session, claims[index:])
@@ -200,6 +202,17 @@ class Worker:
     def _load_events(self, session: Session, claims: list[Claim]) -> dict[str, InboxEvent]:
         query = select(InboxEvent).where(InboxEvent.id.in_([c.id for c in claims]))
         return {event.id: event for event in session.scalars(query)}
+
+    def _run_loaders(self, session: Session, events: list[InboxEvent]) -> None:
+        by_task: dict[str, list[InboxEvent]] = {}
+        for event in events:
+            if self._still_mine(event):
+                by_task.setdefault(event.task, []).append(event)
+        with running_with(self.settings):
+            for task_name, batch in by_task.items():
+                load = loader_for(task_name)
+                if load is not None:
+                    load(session, batch)
 
     def _release(self, session: Session, claims: list[Claim]) -> None:
         session.execute(

@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from service.db import Database
 from service.feedback.models import Feedback
+from service.inbox.models import EventStatus, InboxEvent
+from service.themes.models import Theme, ThemeMembership
 from tests.conftest import WEBHOOK_SECRETS, empty_all_tables
 from tests.signing import signed, zendesk_event
 
@@ -155,3 +157,31 @@ def test_redelivered_body_counts_once(client: TestClient, run_worker: Callable[[
     state = deliver(client, [body, body, body], run_worker)
     assert len(state["comments"]) == 1
     assert state["text"].count("evt_abc123") == 1
+
+
+def test_a_whole_history_in_one_worker_transaction_converges(
+    client: TestClient, db: Database, run_worker: Callable[[], int]
+) -> None:
+    """Every event of one new ticket handled in one transaction (one flush, at commit):
+    later events find the record and theme membership the first one created."""
+    history = ticket_history()
+    expected = deliver(client, history, run_worker)
+    empty_all_tables(db)
+    for body in history:
+        client.post(
+            "/webhooks/zendesk",
+            content=body,
+            headers=signed("zendesk", body, WEBHOOK_SECRETS["zendesk"]),
+        )
+    assert run_worker() == len(history)
+    with db.session() as session:
+        record = session.scalars(select(Feedback)).one()
+        state = {field: getattr(record, field) for field in COMPARED}
+        state["comments"] = [(c["id"], c["body"], c["author_role"]) for c in record.comments]
+        statuses = set(session.scalars(select(InboxEvent.status)))
+        memberships = list(session.scalars(select(ThemeMembership)))
+        theme = session.scalars(select(Theme)).one()
+    assert state == expected
+    assert statuses == {EventStatus.HANDLED}
+    assert [m.feedback_id for m in memberships] == [record.id]
+    assert (theme.record_count, theme.merchant_count) == (1, 1)

@@ -401,3 +401,32 @@ def test_provider_codes_of_one_family_count_as_shared_and_say_so() -> None:
 def test_profiles_stored_before_families_derive_them_from_their_codes() -> None:
     profile = similarity.Profile.from_json({"count": 1, "codes": {"PY0105": 1}}, {})
     assert profile.families == {"PY0105": 1, "provider:ewallets:paymaya": 1}
+
+
+def test_one_transaction_counts_each_merchant_once_before_anything_is_flushed(
+    db: Database,
+) -> None:
+    """The worker's way: memberships stay unflushed until commit, merchants already counted
+    come from one preload query or from this transaction, never from a row per record."""
+    with db.session() as session:
+        first = add_record(session, SIGNATURE, merchant="m_1", tpv=5_000_000)
+        theme = themes.attach(session, record=first)
+        assert theme is not None
+        theme_id = theme.id
+    with db.session() as session:
+        batch = [
+            add_record(session, SIGNATURE_AGAIN, merchant="m_1", tpv=5_000_000),
+            add_record(session, SIGNATURE, merchant="m_2", tpv=20_000_000),
+            add_record(session, SIGNATURE_AGAIN, merchant="m_2", tpv=20_000_000),
+            add_record(session, SIGNATURE, merchant="m_3", tpv=1_000_000),  # not preloaded
+        ]
+        themes.preload(session, feedback_ids=[r.id for r in batch], merchant_ids=["m_1", "m_2"])
+        with session.no_autoflush:
+            placed = {themes.attach(session, record=record) for record in batch}
+        assert {t.id for t in placed if t is not None} == {theme_id}
+        theme = session.get(Theme, theme_id)
+        assert theme is not None
+        incremental = (theme.record_count, theme.merchant_count, theme.tpv_at_risk_php)
+        assert incremental == (5, 3, 26_000_000)
+        themes.recompute_impact(session, theme=theme)
+        assert (theme.record_count, theme.merchant_count, theme.tpv_at_risk_php) == incremental
