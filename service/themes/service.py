@@ -41,7 +41,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, undefer
 
 from service.db import new_id, session_cache, utcnow
 from service.errors import Conflict, InvalidRequest, NotFound
@@ -151,6 +151,9 @@ def _sync(session: Session, cache: _Cache) -> None:
     elif not cache.dirty and cache.synced_at and now - cache.synced_at < SYNC_EVERY:
         return  # this process's own changes are in the cache already; others' can wait
     cache.synced_at = now
+    # This transaction's own changes are in the cache already and must read as current:
+    # written first (once a second at most, as the worker otherwise flushes at commit).
+    session.flush()
     query = select(Theme.id, Theme.version, Theme.updated_at)
     if cache.watermark is not None:
         query = query.where(Theme.updated_at >= cache.watermark - SYNC_MARGIN)
@@ -169,7 +172,10 @@ def _reload(session: Session, cache: _Cache, theme_ids: list[str]) -> None:
     cache.dirty.clear()
     for start in range(0, len(theme_ids), 500):
         chunk = theme_ids[start : start + 500]
-        for theme in session.scalars(select(Theme).where(Theme.id.in_(chunk))):
+        query = select(Theme).where(Theme.id.in_(chunk))
+        for theme in session.scalars(
+            query.options(undefer(Theme.signature), undefer(Theme.centroid))
+        ):
             cache.store(theme.id, theme.version, _stored_profile(theme))
 
 

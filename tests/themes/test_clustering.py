@@ -430,3 +430,28 @@ def test_one_transaction_counts_each_merchant_once_before_anything_is_flushed(
         assert incremental == (5, 3, 26_000_000)
         themes.recompute_impact(session, theme=theme)
         assert (theme.record_count, theme.merchant_count, theme.tpv_at_risk_php) == incremental
+
+
+def test_a_sync_in_mid_transaction_keeps_the_members_it_added(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache looks for other processes' changes while a worker transaction has not
+    flushed its own: the themes it changed must not be re-read from the older rows."""
+    monkeypatch.setattr(themes, "SYNC_EVERY", timedelta(0))  # look every time
+    with db.session() as session:
+        theme = themes.attach(session, record=add_record(session, SIGNATURE))
+        assert theme is not None
+        theme_id = theme.id
+    with db.session() as session:
+        records = [add_record(session, t) for t in (SIGNATURE_AGAIN, SIGNATURE, SIGNATURE_AGAIN)]
+        with session.no_autoflush:  # as in a worker transaction: one flush, at commit
+            for record in records:
+                joined = themes.attach(session, record=record)
+                assert joined is not None and joined.id == theme_id
+    with db.session() as session:
+        stored = session.get(Theme, theme_id)
+        assert stored is not None
+        assert stored.record_count == 4
+        assert stored.signature["count"] == 4
+        cache = themes._cache(session)
+        assert cache.index.profiles[theme_id].count == 4
