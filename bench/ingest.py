@@ -39,6 +39,10 @@ SECRET = "bench-zendesk-secret"
 BASE_TIME = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 
 
+def _zendesk_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+
+
 def make_requests(events: int, tickets: int, prefix: str) -> list[Request]:
     """Signed Zendesk event-subscription deliveries: creates, then comments, over `tickets`."""
     requests = []
@@ -59,7 +63,8 @@ def make_requests(events: int, tickets: int, prefix: str) -> list[Request]:
             kind,
             ticket_id=100000 + ticket,
             event_id=f"{prefix}-{n}",
-            time=(BASE_TIME + timedelta(milliseconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z",
+            time=_zendesk_time(BASE_TIME + timedelta(milliseconds=n)),
+            created_at=_zendesk_time(BASE_TIME + timedelta(milliseconds=ticket)),
             comment=comment,
         )
         requests.append(Request("/webhooks/zendesk", body, signed("zendesk", body, SECRET)))

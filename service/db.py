@@ -11,10 +11,11 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -80,7 +81,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any, *, synchronous: str = "FULL") -> None:
     # Let SQLAlchemy, not pysqlite, decide when a transaction starts, so that
     # BEGIN IMMEDIATE takes the write lock up front (no lock-upgrade failures).
     dbapi_connection.isolation_level = None
@@ -88,17 +89,18 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # commit durable across a power cut, which is what a 202 promises.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
-def make_engine(url: str, *, read_only: bool = False) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, durable: bool = True) -> Engine:
     """An engine for `url` with the per-backend settings Relay relies on.
 
     On SQLite, `read_only` engines begin deferred transactions: in WAL mode they read a
-    snapshot without waiting for, or blocking, the writer.
+    snapshot without waiting for, or blocking, the writer; `durable=False` ones commit
+    without waiting for the disk (see `Database.session`).
     """
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
@@ -108,7 +110,8 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
             pool_size=20,
             max_overflow=20,
         )
-        event.listen(engine, "connect", _sqlite_connect)
+        synchronous = "FULL" if durable else "NORMAL"
+        event.listen(engine, "connect", partial(_sqlite_connect, synchronous=synchronous))
         event.listen(
             engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate
         )
@@ -268,6 +271,8 @@ class Database:
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.is_sqlite = url.startswith("sqlite")
+        self._relaxed_engine = make_engine(url, durable=False) if self.is_sqlite else self.engine
+        self._relaxed_sessionmaker = sessionmaker(self._relaxed_engine, expire_on_commit=False)
         self._read_engine = make_engine(url, read_only=True) if self.is_sqlite else self.engine
         # Never flushes: a read snapshot that wrote (a preparer folding a ticket into a
         # record it loaded) would ask SQLite to upgrade to the write lock, and fail.
@@ -283,10 +288,22 @@ class Database:
         self._write_lock: AbstractContextManager[None] = self._writer_locks or nullcontext()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One unit of work: commit on success, roll back on error."""
-        with self._write_lock, self.sessionmaker() as session:
+    def session(self, *, durable: bool = True) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on error.
+
+        `durable=False` is for work that can be done again: the commit returns before the
+        disk has it, so a power cut may undo it, never half of it, and never corrupts the
+        database (SQLite WAL with synchronous=NORMAL; PostgreSQL synchronous_commit off).
+        The worker's transactions are such work: an event's effects and its "handled" mark
+        commit together, and an undone pair is handled again from its inbox row, which the
+        receiver committed durably. On SQLite this spares the single writer an fsync
+        (milliseconds) per worker transaction, during which the webhooks' commits wait.
+        """
+        maker = self.sessionmaker if durable else self._relaxed_sessionmaker
+        with self._write_lock, maker() as session:
             try:
+                if not durable and not self.is_sqlite:
+                    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
                 yield session
                 session.commit()
             except BaseException:
@@ -308,6 +325,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._relaxed_engine.dispose()
         self._read_engine.dispose()
         if self._writer_locks is not None and self._writer_locks.processes is not None:
             self._writer_locks.processes.close()

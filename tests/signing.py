@@ -63,8 +63,12 @@ def zendesk_event(
     description: str = "Our GCash checkout fails.",
     comment: dict[str, Any] | None = None,
     organization_id: str | None = "9001",
+    created_at: str | None = None,
 ) -> bytes:
-    """A Zendesk event-subscription body (zen:event-type:ticket.*) as Zendesk sends it."""
+    """A Zendesk event-subscription body (zen:event-type:ticket.*) as Zendesk sends it.
+
+    The ticket's `created_at` is the event's time unless given (a real ticket keeps the
+    time it was opened through all its events)."""
     event: dict[str, Any] = {"meta": {"sequence": {"id": "seq", "position": 1}}}
     if comment is not None:
         event["comment"] = comment
@@ -85,7 +89,7 @@ def zendesk_event(
             "tags": ["gcash"],
             "organization_id": organization_id,
             "requester_id": "501",
-            "created_at": time,
+            "created_at": created_at or time,
             "updated_at": time,
             "via": {"channel": "web"},
         },

@@ -121,7 +121,7 @@ class Worker:
         savepoint each, so one commit (one fsync) serves many events. When `stop` is set
         mid-batch, the event in hand is finished, committed, and the rest handed back.
         """
-        with self.database.session() as session:
+        with self.database.session(durable=False) as session:
             claims = claim_due(
                 session,
                 worker=self.name,
@@ -142,7 +142,7 @@ class Worker:
         a failing schedule is logged and tried again next time."""
         for name, due in schedules().items():
             try:
-                with running_with(self.settings), self.database.session() as session:
+                with running_with(self.settings), self.database.session(durable=False) as session:
                     due(session, now or utcnow())
             except Exception:
                 log.exception("schedule failed", extra={"schedule": name})
@@ -187,7 +187,7 @@ class Worker:
         """The transaction ends after `worker_commit_batch` events if another writer is
         waiting (a webhook's commit), otherwise it runs on: one commit for the lot.
         When stopped, the rest is handed back and nothing is left."""
-        with self.database.session() as session, session.no_autoflush:
+        with self.database.session(durable=False) as session, session.no_autoflush:
             events = self._load_events(session, claims)
             self._run_loaders(session, [events[c.id] for c in claims if c.id in events])
             for index, claim in enumerate(claims):
