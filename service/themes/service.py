@@ -36,7 +36,7 @@ from service.db import new_id, utcnow
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.outbound import service as outbound
-from service.themes import similarity
+from service.themes import known, similarity
 from service.themes.models import FixType, Theme, ThemeDecision, ThemeMembership, ThemeStatus
 from service.themes.similarity import Match, Profile, RecordFeatures
 
@@ -57,6 +57,8 @@ DAYS_KEPT = 12 * 7 + 14  # daily counts kept: a 12-week sparkline plus this fort
 SYNC_MARGIN = timedelta(seconds=10)  # other processes' commits may land a little late
 FULL_RELOAD = timedelta(minutes=10)  # ...and a late one older than the margin is caught here
 SYNC_EVERY = timedelta(seconds=1)  # how stale other processes' theme changes may be here
+# Recognise records as the known themes of the labelled corpus before similarity (known.py).
+KNOWN_THEMES = True
 
 
 class ThemeNotFound(NotFound):
@@ -294,6 +296,9 @@ def _place(
 def _join_best(
     session: Session, cache: _Cache, record: Feedback, features: RecordFeatures
 ) -> Theme:
+    joined = _join_known(session, cache, record, features)
+    if joined is not None:
+        return joined
     match = cache.index.best(features)
     while match is not None and similarity.joins(match):
         theme = session.get(Theme, match.theme_id)
@@ -302,6 +307,35 @@ def _join_best(
         cache.index.discard(match.theme_id)  # deleted or merged by another process
         match = cache.index.best(features)
     return _join(session, cache, record, features, _new_theme(session, _title(record)), None)
+
+
+def _join_known(
+    session: Session, cache: _Cache, record: Feedback, features: RecordFeatures
+) -> Theme | None:
+    """Join the live theme of the known theme the record is recognised as (started on first
+    need); None when the model recognises none confidently (similarity decides then)."""
+    if not KNOWN_THEMES:
+        return None
+    document = known.document(
+        subject=record.subject or "",
+        text=record.text or "",
+        merchant_name=record.merchant_name,
+        features=features,
+    )
+    recognised = known.default().predict([document])[0]
+    if recognised is None:
+        return None
+    theme = session.scalars(
+        select(Theme).where(Theme.known_key == recognised.key, Theme.merged_into.is_(None))
+    ).first()
+    if theme is None:
+        theme = _new_theme(session, _title(record))
+        theme.known_key = recognised.key
+        reasons = {"started_theme": True, **recognised.reasons()}
+        return _join(session, cache, record, features, theme, None, reasons=reasons)
+    fit = similarity.score(features, theme.id, _profile(cache, theme))
+    reasons = {**fit.reasons(), **recognised.reasons()}
+    return _join(session, cache, record, features, theme, fit, reasons=reasons)
 
 
 def _new_theme(session: Session, title: str, *, renamed: bool = False) -> Theme:
@@ -807,11 +841,20 @@ def merge(session: Session, *, theme_ids: Sequence[str], into: str, actor: str) 
         for source in [_live(session, theme_id) for theme_id in sources]:
             moved[source.id] = _absorb(session, cache, target, source)
             source.merged_into = target.id
+            _hand_over_known_key(session, source, target)
             _save_profile(session, cache, source, Profile())
             recompute_impact(session, theme=source)
         recompute_impact(session, theme=target)
         _log(session, "merge", target.id, actor, sources=sources, members=moved)
         return target
+
+
+def _hand_over_known_key(session: Session, source: Theme, target: Theme) -> None:
+    # A merged-away theme's known records keep arriving: the theme it went into takes them.
+    key, source.known_key = source.known_key, None
+    if key is not None and target.known_key is None:
+        session.flush()  # one live theme per key, also between the two updates
+        target.known_key = key
 
 
 def _absorb(session: Session, cache: _Cache, target: Theme, source: Theme) -> list[str]:
@@ -1114,3 +1157,93 @@ def _pairwise_on(
 ) -> tuple[float, float]:
     assigned = similarity.cluster([features[i] for i in rows], threshold=threshold)
     return similarity.pairwise([truth[i] for i in rows], assigned)
+
+
+# ---------------------------------------------------------------- known themes, evaluated
+
+
+def cluster_with_known(
+    features: Sequence[RecordFeatures],
+    recognised: Sequence[known.KnownMatch | None],
+    *,
+    threshold: float | None = None,
+) -> list[int]:
+    """`attach` over a sequence: a recognised record joins its known theme (started on first
+    need), any other one goes through similarity clustering (which may join a known theme)."""
+    index = similarity.ThemeIndex()
+    by_key: dict[str, str] = {}
+    assigned: list[int] = []
+    for record, match in zip(features, recognised, strict=True):
+        if match is not None:
+            key = by_key.setdefault(match.key, str(len(index.profiles)))
+        else:
+            best = index.best(record)
+            key = best.theme_id if best and similarity.joins(best, threshold) else str(len(index))
+        profile = index.profiles.get(key) or Profile()
+        profile.add(record)
+        index.put(key, profile)
+        assigned.append(int(key))
+    return assigned
+
+
+def pick_known_threshold(
+    features: Sequence[RecordFeatures],
+    truth: Sequence[str | None],
+    best: Sequence[known.KnownMatch],
+) -> float:
+    """The confidence threshold balancing pairwise precision and recall of the whole logic."""
+
+    def balance(threshold: float) -> float:
+        assigned = cluster_with_known(features, known.confident(best, threshold))
+        return min(similarity.pairwise(list(truth), assigned))
+
+    return max(known.CANDIDATE_THRESHOLDS, key=balance)
+
+
+@dataclass(frozen=True)
+class KnownEvaluation:
+    """Known themes (out of fold) then similarity, over the whole corpus in time order."""
+
+    precision: float
+    recall: float
+    recognised: int  # tickets recognised as a known theme
+    recognised_right: int  # ...as their own labelled theme
+    themeless_recognised: int  # tickets of no theme recognised as a known one
+    thresholds: tuple[float, ...]  # picked inside each fold's training tickets (nested)
+    whole_corpus_threshold: float  # what the same procedure picks on every ticket
+
+
+def evaluate_known(*, folds: int = known.FOLDS, seed: int = 0) -> KnownEvaluation:
+    """Pairwise precision and recall when every ticket's known-theme prediction comes from a
+    model trained without it, and the confidence threshold applied to a fold was picked on
+    the other folds only (out-of-fold predictions inside them)."""
+    tickets = similarity.load_corpus()
+    features = corpus_features(tickets)
+    documents = known.corpus_documents(tickets, features)
+    truth: list[str | None] = [t["labels"]["theme"] for t in tickets]
+    best, fold_of = known.out_of_fold(documents, truth, folds=folds, seed=seed)
+    recognised: list[known.KnownMatch | None] = [None] * len(tickets)
+    thresholds = []
+    for fold in range(folds):
+        rows = [i for i in range(len(tickets)) if fold_of[i] != fold]  # time order kept
+        inner, _ = known.out_of_fold(
+            [documents[i] for i in rows], [truth[i] for i in rows], folds=folds - 1, seed=seed
+        )
+        threshold = pick_known_threshold(
+            [features[i] for i in rows], [truth[i] for i in rows], inner
+        )
+        thresholds.append(threshold)
+        for i in range(len(tickets)):
+            if fold_of[i] == fold and best[i].confidence >= threshold:
+                recognised[i] = best[i]
+    precision, recall = similarity.pairwise(truth, cluster_with_known(features, recognised))
+    hits = [(m, t) for m, t in zip(recognised, truth, strict=True) if m is not None]
+    return KnownEvaluation(
+        precision=precision,
+        recall=recall,
+        recognised=len(hits),
+        recognised_right=sum(1 for m, t in hits if m.key == t),
+        themeless_recognised=sum(1 for _, t in hits if t is None),
+        thresholds=tuple(thresholds),
+        whole_corpus_threshold=pick_known_threshold(features, truth, best),
+    )
