@@ -55,18 +55,18 @@ def evaluate(
 ) -> None:
     """Pairwise precision and recall of "same theme" on the hand-labelled corpus."""
     if known:
-        result = themes_service.evaluate_known()
+        outcome = themes_service.evaluate_known()
         typer.echo(
             f"known themes then similarity (what attach runs; each ticket's known theme "
-            f"predicted by a model trained without it, {len(result.thresholds)} folds): "
-            f"pairwise precision {result.precision:.3f}, recall {result.recall:.3f}"
+            f"predicted by a model trained without it, {len(outcome.thresholds)} folds): "
+            f"pairwise precision {outcome.precision:.3f}, recall {outcome.recall:.3f}"
         )
         typer.echo(
-            f"  recognised {result.recognised} ticket(s) as a known theme, "
-            f"{result.recognised_right} as their own, {result.themeless_recognised} of no theme; "
+            f"  recognised {outcome.recognised} ticket(s) as a known theme, "
+            f"{outcome.recognised_right} as their own, {outcome.themeless_recognised} of no theme; "
             "confidence threshold picked inside each fold's training tickets: "
-            + ", ".join(f"{t:.3f}" for t in result.thresholds)
-            + f"; on all tickets {result.whole_corpus_threshold:.3f} "
+            + ", ".join(f"{t:.3f}" for t in outcome.thresholds)
+            + f"; on all tickets {outcome.whole_corpus_threshold:.3f} "
             f"(shipped {known_themes.CONFIDENCE:.3f})"
         )
     precision, recall, found = themes_service.evaluate_corpus()
