@@ -17,6 +17,7 @@ from service.feedback.service import restructure
 from service.structuring import model_store, pipeline
 from service.structuring.classifier import Classifier
 from service.structuring.training import TrainingExample, load_corpus, train
+from service.themes import known as known_themes
 
 log = logging.getLogger("relay.learning")
 LABELS = ("product_area", "payment_method", "category", "severity")
@@ -46,9 +47,12 @@ def examples_provider(database: Database) -> Callable[[], Sequence[TrainingExamp
 
 
 def load_classifier(database: Database, settings: Settings) -> Classifier:
-    """Load the current model (training it first when there is none) and use it here."""
+    """Load the current model (training it first when there is none) and use it here;
+    the known-themes recogniser is trained now too, not by the first record's attach,
+    which runs holding the database's writer."""
     classifier = model_store.ensure_model(settings.data_dir, examples_provider(database))
     pipeline.use_classifier(classifier)
+    known_themes.default()
     log.info("classifier loaded", extra={"model_version": classifier.model_version})
     return classifier
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db import Base, JSONType, UTCDateTime, utcnow
@@ -33,7 +33,17 @@ class FixType(StrEnum):
 
 class Theme(Base):
     __tablename__ = "themes"
-    __table_args__ = (Index("ix_themes_rank", "rank_score", "id"),)
+    __table_args__ = (
+        Index("ix_themes_rank", "rank_score", "id"),
+        # One live theme per known theme (merged-away themes keep pointing elsewhere).
+        Index(
+            "uq_themes_known_key_live",
+            "known_key",
+            unique=True,
+            sqlite_where=text("merged_into IS NULL"),
+            postgresql_where=text("merged_into IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     title: Mapped[str] = mapped_column(String(300), default="")
@@ -72,6 +82,8 @@ class Theme(Base):
     fix_suggested: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     merged_into: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    # The known theme (labelled corpus key, see known.py) whose recognised records join here.
+    known_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     # Bumped on every change to the matching data: other processes refresh their cache by it.

@@ -47,7 +47,7 @@ from service.db import new_id, session_cache, utcnow
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.outbound import service as outbound
-from service.themes import similarity
+from service.themes import known, similarity
 from service.themes.models import FixType, Theme, ThemeDecision, ThemeMembership, ThemeStatus
 from service.themes.similarity import Match, Profile, RecordFeatures
 
@@ -68,6 +68,8 @@ DAYS_KEPT = 12 * 7 + 14  # daily counts kept: a 12-week sparkline plus this fort
 SYNC_MARGIN = timedelta(seconds=10)  # other processes' commits may land a little late
 FULL_RELOAD = timedelta(minutes=10)  # ...and a late one older than the margin is caught here
 SYNC_EVERY = timedelta(seconds=1)  # how stale other processes' theme changes may be here
+# Recognise records as the known themes of the labelled corpus before similarity (known.py).
+KNOWN_THEMES = True
 
 
 class ThemeNotFound(NotFound):
@@ -309,28 +311,90 @@ def _place(
     if membership.pinned or _unchanged(membership, features, record):
         return _refresh(session, cache, record, membership, current, features)
     fit = similarity.score(features, current.id, _without(cache, current, membership))
-    best = cache.index.best(features, exclude=[current.id])
-    if (
-        not similarity.joins(best)
-        or best is None
-        or best.score < fit.score + similarity.MOVE_MARGIN
-    ):
+    recognised = _recognise(record, features)
+    if recognised is not None and recognised.key == current.known_key:
+        _refresh(session, cache, record, membership, current, features, fit)
+        membership.reasons = {**fit.reasons(), **recognised.reasons()}
+        return current
+    if recognised is not None:  # its new text is another known problem
+        _leave(session, cache, membership, impact=True)
+        return _join_known(session, cache, record, features, recognised)
+    found = _best_live(session, cache, features, exclude=[current.id])
+    if found is None or found[0].score < fit.score + similarity.MOVE_MARGIN:
         return _refresh(session, cache, record, membership, current, features, fit)
     _leave(session, cache, membership, impact=True)
-    return _join(session, cache, record, features, _theme(session, best.theme_id), best)
+    return _join(session, cache, record, features, found[1], found[0])
 
 
 def _join_best(
     session: Session, cache: _Cache, record: Feedback, features: RecordFeatures
 ) -> Theme:
-    match = cache.index.best(features)
+    recognised = _recognise(record, features)
+    if recognised is not None:
+        return _join_known(session, cache, record, features, recognised)
+    found = _best_live(session, cache, features)
+    if found is not None:
+        return _join(session, cache, record, features, found[1], found[0])
+    return _join(session, cache, record, features, _new_theme(session, _title(record)), None)
+
+
+def _best_live(
+    session: Session, cache: _Cache, features: RecordFeatures, exclude: Sequence[str] = ()
+) -> tuple[Match, Theme] | None:
+    """The best theme the record would join that still takes records, or None."""
+    match = cache.index.best(features, exclude=exclude)
     while match is not None and similarity.joins(match):
         theme = _find(session, match.theme_id)
         if theme is not None and theme.merged_into is None:
-            return _join(session, cache, record, features, theme, match)
+            return match, theme
         cache.index.discard(match.theme_id)  # deleted or merged by another process
-        match = cache.index.best(features)
-    return _join(session, cache, record, features, _new_theme(session, _title(record)), None)
+        match = cache.index.best(features, exclude=exclude)
+    return None
+
+
+def _recognise(record: Feedback, features: RecordFeatures) -> known.KnownMatch | None:
+    """The known theme the model confidently recognises the record as, if any."""
+    if not KNOWN_THEMES:
+        return None
+    document = known.document(
+        subject=record.subject or "",
+        text=record.text or "",
+        merchant_name=record.merchant_name,
+        features=features,
+    )
+    return known.default().predict([document])[0]
+
+
+def _join_known(
+    session: Session,
+    cache: _Cache,
+    record: Feedback,
+    features: RecordFeatures,
+    recognised: known.KnownMatch,
+) -> Theme:
+    """Join the live theme of the known theme the record is recognised as (started on first
+    need)."""
+    theme = _known_theme(session, recognised.key)
+    if theme is None:
+        theme = _new_theme(session, _title(record))
+        theme.known_key = recognised.key
+        session_cache(session, "known_themes")[recognised.key] = theme
+        reasons = {"started_theme": True, **recognised.reasons()}
+        return _join(session, cache, record, features, theme, None, reasons=reasons)
+    fit = similarity.score(features, theme.id, _profile(cache, theme))
+    reasons = {**fit.reasons(), **recognised.reasons()}
+    return _join(session, cache, record, features, theme, fit, reasons=reasons)
+
+
+def _known_theme(session: Session, key: str) -> Theme | None:
+    """The live theme of a known key: read once per transaction (a theme this transaction
+    started is not a row until it flushes)."""
+    by_key = session_cache(session, "known_themes")
+    if key not in by_key:
+        query = select(Theme).where(Theme.known_key == key, Theme.merged_into.is_(None))
+        by_key[key] = session.scalars(query).first()
+    theme: Theme | None = by_key[key]
+    return theme
 
 
 def _new_theme(session: Session, title: str, *, renamed: bool = False) -> Theme:
@@ -901,11 +965,21 @@ def merge(session: Session, *, theme_ids: Sequence[str], into: str, actor: str) 
         for source in [_live(session, theme_id) for theme_id in sources]:
             moved[source.id] = _absorb(session, cache, target, source)
             source.merged_into = target.id
+            _hand_over_known_key(session, source, target)
             _save_profile(session, cache, source, Profile())
             recompute_impact(session, theme=source)
         recompute_impact(session, theme=target)
         _log(session, "merge", target.id, actor, sources=sources, members=moved)
         return target
+
+
+def _hand_over_known_key(session: Session, source: Theme, target: Theme) -> None:
+    # A merged-away theme's known records keep arriving: the theme it went into takes them.
+    key, source.known_key = source.known_key, None
+    session_cache(session, "known_themes").clear()
+    if key is not None and target.known_key is None:
+        session.flush()  # one live theme per key, also between the two updates
+        target.known_key = key
 
 
 def _absorb(session: Session, cache: _Cache, target: Theme, source: Theme) -> list[str]:
@@ -1208,3 +1282,93 @@ def _pairwise_on(
 ) -> tuple[float, float]:
     assigned = similarity.cluster([features[i] for i in rows], threshold=threshold)
     return similarity.pairwise([truth[i] for i in rows], assigned)
+
+
+# ---------------------------------------------------------------- known themes, evaluated
+
+
+def cluster_with_known(
+    features: Sequence[RecordFeatures],
+    recognised: Sequence[known.KnownMatch | None],
+    *,
+    threshold: float | None = None,
+) -> list[int]:
+    """`attach` over a sequence: a recognised record joins its known theme (started on first
+    need), any other one goes through similarity clustering (which may join a known theme)."""
+    index = similarity.ThemeIndex()
+    by_key: dict[str, str] = {}
+    assigned: list[int] = []
+    for record, match in zip(features, recognised, strict=True):
+        if match is not None:
+            key = by_key.setdefault(match.key, str(len(index.profiles)))
+        else:
+            best = index.best(record)
+            key = best.theme_id if best and similarity.joins(best, threshold) else str(len(index))
+        profile = index.profiles.get(key) or Profile()
+        profile.add(record)
+        index.put(key, profile)
+        assigned.append(int(key))
+    return assigned
+
+
+def pick_known_threshold(
+    features: Sequence[RecordFeatures],
+    truth: Sequence[str | None],
+    best: Sequence[known.KnownMatch],
+) -> float:
+    """The confidence threshold balancing pairwise precision and recall of the whole logic."""
+
+    def balance(threshold: float) -> float:
+        assigned = cluster_with_known(features, known.confident(best, threshold))
+        return min(similarity.pairwise(list(truth), assigned))
+
+    return max(known.CANDIDATE_THRESHOLDS, key=balance)
+
+
+@dataclass(frozen=True)
+class KnownEvaluation:
+    """Known themes (out of fold) then similarity, over the whole corpus in time order."""
+
+    precision: float
+    recall: float
+    recognised: int  # tickets recognised as a known theme
+    recognised_right: int  # ...as their own labelled theme
+    themeless_recognised: int  # tickets of no theme recognised as a known one
+    thresholds: tuple[float, ...]  # picked inside each fold's training tickets (nested)
+    whole_corpus_threshold: float  # what the same procedure picks on every ticket
+
+
+def evaluate_known(*, folds: int = known.FOLDS, seed: int = 0) -> KnownEvaluation:
+    """Pairwise precision and recall when every ticket's known-theme prediction comes from a
+    model trained without it, and the confidence threshold applied to a fold was picked on
+    the other folds only (out-of-fold predictions inside them)."""
+    tickets = similarity.load_corpus()
+    features = corpus_features(tickets)
+    documents = known.corpus_documents(tickets, features)
+    truth: list[str | None] = [t["labels"]["theme"] for t in tickets]
+    best, fold_of = known.out_of_fold(documents, truth, folds=folds, seed=seed)
+    recognised: list[known.KnownMatch | None] = [None] * len(tickets)
+    thresholds = []
+    for fold in range(folds):
+        rows = [i for i in range(len(tickets)) if fold_of[i] != fold]  # time order kept
+        inner, _ = known.out_of_fold(
+            [documents[i] for i in rows], [truth[i] for i in rows], folds=folds - 1, seed=seed
+        )
+        threshold = pick_known_threshold(
+            [features[i] for i in rows], [truth[i] for i in rows], inner
+        )
+        thresholds.append(threshold)
+        for i in range(len(tickets)):
+            if fold_of[i] == fold and best[i].confidence >= threshold:
+                recognised[i] = best[i]
+    precision, recall = similarity.pairwise(truth, cluster_with_known(features, recognised))
+    hits = [(m, t) for m, t in zip(recognised, truth, strict=True) if m is not None]
+    return KnownEvaluation(
+        precision=precision,
+        recall=recall,
+        recognised=len(hits),
+        recognised_right=sum(1 for m, t in hits if m.key == t),
+        themeless_recognised=sum(1 for _, t in hits if t is None),
+        thresholds=tuple(thresholds),
+        whole_corpus_threshold=pick_known_threshold(features, truth, best),
+    )

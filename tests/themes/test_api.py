@@ -82,7 +82,11 @@ def test_detail_explains_each_membership(
     response = client.get(f"/api/v1/themes/{seeded['sig1_theme']}", headers=admin_headers)
     assert response.status_code == 200
     members = {m["feedback_id"]: m for m in response.json()["members"]}
-    assert members[seeded["sig1"]]["reasons"] == {"started_theme": True}
+    started = members[seeded["sig1"]]["reasons"]
+    assert started["started_theme"] is True
+    # Recognised as a known theme of the labelled corpus: which one, and how sure.
+    assert started["known_theme"] == "webhook-signature-mismatch"
+    assert 0 < started["known_confidence"] <= 1
     joined = members[seeded["sig2"]]
     assert joined["reasons"]["similarity"] > 0 and joined["reasons"]["product_area_match"]
     assert joined["pinned"] is False

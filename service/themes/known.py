@@ -1,0 +1,289 @@
+"""Known themes: recognise a record as one of the recurring problems CS has already named.
+
+The labelled corpus (`labels.theme`) names the problems CS knows. A multinomial logistic
+regression trained on those examples maps a record to (theme key, probability); a record
+whose best probability is below the confidence threshold is not recognised and falls back
+to similarity clustering (`similarity.ThemeIndex`), so new themes still form on their own.
+Tickets that belong to no recurring theme are not training examples: they must fall below
+the threshold, which is why it exists.
+
+Features: the record's words (1-2-grams) and characters (3-5-grams inside words), hashed
+by the same analyzers as `similarity` (the subject counted twice, sign-offs and the
+merchant's name dropped), tf-idf weighted over the training examples, plus its structured
+fields (product area, payment method, category, error codes and their catalogue families,
+HTTP statuses) at a lower weight.
+
+The model is trained from the shipped corpus once per process (a few seconds), when the
+classifier is loaded (`feedback.learning.load_classifier`: at start of the API, the worker
+and the commands that structure records), never by an attach holding the writer.
+scikit-learn is imported only then: a process started without the model does not pay
+for it.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from service.themes import similarity
+from service.themes.similarity import RecordFeatures
+
+# Below this probability a record is not recognised as a known theme. Chosen like
+# JOIN_THRESHOLD: the threshold that balances pairwise precision and recall of the whole
+# attach logic (known first, similarity fallback) on out-of-fold predictions for the
+# corpus; `relay themes evaluate` re-picks it inside each training fold (nested), so the
+# figure it reports never used the held-out tickets to choose it.
+CONFIDENCE = 0.275
+CANDIDATE_THRESHOLDS = tuple(round(0.1 + 0.025 * i, 3) for i in range(13))  # 0.100 .. 0.400
+FIELD_WEIGHT = 0.5  # structured fields next to the text (text block and field block unit)
+C = 100.0  # weak regularisation: 4-8 examples per theme, thousands of features
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class KnownMatch:
+    """A record recognised as a known theme."""
+
+    key: str
+    confidence: float
+
+    def reasons(self) -> dict[str, Any]:
+        """The explanation stored on the membership."""
+        return {"known_theme": self.key, "known_confidence": round(self.confidence, 4)}
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the model reads of one record: its words and its structured fields."""
+
+    text: tuple[int, ...]  # hashed word and char n-grams
+    fields: tuple[str, ...]
+
+
+def document(
+    *, subject: str, text: str, merchant_name: str | None, features: RecordFeatures
+) -> Document:
+    """The model's view of a record (pure; the analyzers are similarity's)."""
+    body = similarity._strip_noise(text, merchant_name)
+    subject = similarity._strip_noise(subject, merchant_name)
+    analyze = similarity._word_analyzer()
+    words = similarity._word_indices(analyze(subject) * similarity.SUBJECT_REPEAT + analyze(body))
+    chars = np.concatenate(
+        [similarity._char_indices(subject)] * similarity.SUBJECT_REPEAT
+        + [similarity._char_indices(body)]
+    )
+    fields = [f"area:{features.product_area}", f"category:{features.category}"]
+    if features.payment_method:
+        fields.append(f"method:{features.payment_method}")
+    fields += [f"code:{key}" for key in sorted(features.code_keys)]
+    fields += [f"status:{status}" for status in sorted(features.http_statuses)]
+    return Document(text=tuple(words.tolist() + chars.tolist()), fields=tuple(fields))
+
+
+def _identity(tokens: Sequence[Any]) -> Sequence[Any]:
+    return tokens
+
+
+class KnownThemes:
+    """A trained recogniser of known themes (immutable once trained; thread-safe to use)."""
+
+    def __init__(self, model: Any, text_vectorizer: Any, field_vectorizer: Any, threshold: float):
+        self._model = model
+        self._text = text_vectorizer
+        self._fields = field_vectorizer
+        self.threshold = threshold
+        self._fast: _FastPath | None = None
+        self.keys: tuple[str, ...] = tuple(str(k) for k in getattr(model, "classes_", ()))
+
+    @classmethod
+    def train(
+        cls, documents: Sequence[Document], keys: Sequence[str], *, threshold: float = CONFIDENCE
+    ) -> KnownThemes:
+        """Fit on labelled examples (each document with its theme key)."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        if len(set(keys)) < 2:
+            raise ValueError("known themes need examples of at least two themes")
+        text = TfidfVectorizer(analyzer=_identity, sublinear_tf=True)
+        fields = TfidfVectorizer(analyzer=_identity)
+        text.fit([d.text for d in documents])
+        fields.fit([d.fields for d in documents])
+        model = LogisticRegression(C=C, max_iter=1000)
+        known = cls(model, text, fields, threshold)
+        model.fit(known._matrix(documents), list(keys))
+        known.keys = tuple(str(k) for k in model.classes_)
+        return known
+
+    def _matrix(self, documents: Sequence[Document]) -> Any:
+        from scipy.sparse import hstack
+        from sklearn.preprocessing import normalize
+
+        text = self._text.transform([d.text for d in documents])
+        fields = self._fields.transform([d.fields for d in documents])
+        return normalize(hstack([text, FIELD_WEIGHT * fields]).tocsr())
+
+    def best(self, documents: Sequence[Document]) -> list[KnownMatch]:
+        """The most likely known theme of each document, whatever its probability."""
+        if not documents:
+            return []
+        if len(documents) == 1:
+            return [self._best_one(documents[0])]
+        probabilities = self._model.predict_proba(self._matrix(documents))
+        top = probabilities.argmax(axis=1)
+        return [
+            KnownMatch(self.keys[int(j)], float(row[j]))
+            for row, j in zip(probabilities, top, strict=True)
+        ]
+
+    def _best_one(self, document: Document) -> KnownMatch:
+        # One record (what attach asks): the same tf-idf, normalisation and softmax as
+        # `best` in numpy, without scikit-learn's per-call validation (~10x cheaper).
+        if self._fast is None:
+            self._fast = _FastPath(self)
+        return self._fast.best(document)
+
+    def predict(self, documents: Sequence[Document]) -> list[KnownMatch | None]:
+        """The known theme of each document, or None where none fits confidently."""
+        return [m if m.confidence >= self.threshold else None for m in self.best(documents)]
+
+
+class _FastPath:
+    """A trained model's weights laid out for scoring one document with numpy."""
+
+    def __init__(self, known: KnownThemes) -> None:
+        text, fields, model = known._text, known._fields, known._model
+        # Text tokens are hashed features in [0, 2 * HASH_SPACE): a dense column lookup (8 MB).
+        self.text_columns = np.full(2 * similarity.HASH_SPACE, -1, dtype=np.int32)
+        vocabulary = text.vocabulary_
+        self.text_columns[np.fromiter(vocabulary.keys(), dtype=np.int64)] = np.fromiter(
+            vocabulary.values(), dtype=np.int32
+        )
+        self.field_columns = {str(k): int(v) for k, v in fields.vocabulary_.items()}
+        self.text_idf = np.asarray(text.idf_, dtype=np.float64)
+        self.field_idf = np.asarray(fields.idf_, dtype=np.float64)
+        self.offset = len(self.text_idf)
+        self.coef = np.ascontiguousarray(np.asarray(model.coef_, dtype=np.float64).T)
+        self.intercept = np.asarray(model.intercept_, dtype=np.float64)
+        self.keys = known.keys
+
+    def best(self, document: Document) -> KnownMatch:
+        found = self.text_columns[np.fromiter(document.text, dtype=np.int64)]
+        t_cols, counts = np.unique(found[found >= 0], return_counts=True)
+        t_cols, t_tf = t_cols.astype(np.int64), counts.astype(np.float64)
+        fields = Counter(c for c in map(self.field_columns.get, document.fields) if c is not None)
+        t_w = (1.0 + np.log(t_tf)) * self.text_idf[t_cols] if len(t_cols) else t_tf
+        f_cols = np.fromiter(fields.keys(), dtype=np.int64, count=len(fields))
+        f_tf = np.fromiter(fields.values(), dtype=np.float64, count=len(fields))
+        f_w = f_tf * self.field_idf[f_cols] if len(f_cols) else f_tf
+        weights = np.concatenate([_unit(t_w), FIELD_WEIGHT * _unit(f_w)])
+        weights = _unit(weights)
+        columns = np.concatenate([t_cols, self.offset + f_cols])
+        logits = weights @ self.coef[columns] + self.intercept
+        logits -= logits.max()
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum()
+        j = int(probabilities.argmax())
+        return KnownMatch(self.keys[j], float(probabilities[j]))
+
+
+def _unit(weights: Any) -> Any:
+    norm = float(np.sqrt(np.dot(weights, weights)))
+    return weights / norm if norm else weights
+
+
+# ---------------------------------------------------------------- the shipped model
+
+_DEFAULT: KnownThemes | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def corpus_documents(
+    tickets: Sequence[dict[str, Any]], features: Sequence[RecordFeatures] | None = None
+) -> list[Document]:
+    """Documents of corpus tickets (from text and structured labels; never `theme`)."""
+    if features is None:
+        from service.themes.service import corpus_features  # evaluation helpers live there
+
+        features = corpus_features(tickets)
+    return [
+        document(
+            subject=t["subject"],
+            text=t["body"],
+            merchant_name=t["merchant"]["name"],
+            features=f,
+        )
+        for t, f in zip(tickets, features, strict=True)
+    ]
+
+
+def default() -> KnownThemes:
+    """The model trained on the shipped corpus's themed tickets (trained once per process)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            tickets = [t for t in similarity.load_corpus() if t["labels"]["theme"]]
+            _DEFAULT = KnownThemes.train(
+                corpus_documents(tickets), [t["labels"]["theme"] for t in tickets]
+            )
+        return _DEFAULT
+
+
+def use(model: KnownThemes | None) -> None:
+    """Replace the process's model (tests; None retrains from the corpus on next use)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        _DEFAULT = model
+
+
+# ---------------------------------------------------------------- honest evaluation
+
+
+def stratified_folds(strata: Sequence[str | None], folds: int = FOLDS, seed: int = 0) -> list[int]:
+    """A fold number per item, each stratum (theme; None for no theme) dealt round-robin."""
+    order = list(range(len(strata)))
+    random.Random(seed).shuffle(order)
+    fold_of = [0] * len(strata)
+    dealt: Counter[str] = Counter()
+    offset = random.Random(seed + 1).randrange(folds)
+    for i in sorted(order, key=lambda i: str(strata[i])):  # stable: shuffled within a stratum
+        stratum = str(strata[i])
+        fold_of[i] = (dealt[stratum] + offset) % folds
+        dealt[stratum] += 1
+        offset += 0 if dealt[stratum] > 1 else 1  # spread strata's first tickets over folds
+    return fold_of
+
+
+def out_of_fold(
+    documents: Sequence[Document],
+    keys: Sequence[str | None],
+    *,
+    folds: int = FOLDS,
+    seed: int = 0,
+) -> tuple[list[KnownMatch], list[int]]:
+    """Each item's best known theme from a model that never saw the item.
+
+    Items are split into `folds` folds stratified by key (None: no theme); each fold is
+    predicted by a model trained on the keyed items of the other folds. Returns the best
+    match per item (apply a threshold to decide) and each item's fold.
+    """
+    fold_of = stratified_folds(keys, folds, seed)
+    best: list[KnownMatch | None] = [None] * len(documents)
+    for fold in range(folds):
+        keyed = [i for i in range(len(documents)) if fold_of[i] != fold and keys[i] is not None]
+        test_rows = [i for i in range(len(documents)) if fold_of[i] == fold]
+        model = KnownThemes.train([documents[i] for i in keyed], [str(keys[i]) for i in keyed])
+        for i, match in zip(test_rows, model.best([documents[i] for i in test_rows]), strict=True):
+            best[i] = match
+    return [m for m in best if m is not None], fold_of
+
+
+def confident(matches: Sequence[KnownMatch], threshold: float) -> list[KnownMatch | None]:
+    """The matches at or above the threshold (None for the others)."""
+    return [m if m.confidence >= threshold else None for m in matches]
