@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from service.structuring import model_store, taxonomy
-from service.structuring.classifier import Classifier, Labels, Lexicon
+from service.structuring.classifier import (
+    CATEGORY_CUES,
+    Classifier,
+    Labels,
+    Lexicon,
+    _document,
+    read_signals,
+)
 from service.structuring.training import (
     EvaluationReport,
     TrainingExample,
@@ -20,11 +27,11 @@ from service.structuring.training import (
 )
 
 # Honest 5-fold cross-validation on the 220-ticket corpus (no tuning on test folds).
-# Measured: product_area accuracy 0.914 (target 0.90), category macro-F1 0.768 against a
-# 0.80 target: bug vs misconfiguration vs friction is judged by cause, which the text
-# often does not show, so the test holds the measured floor rather than the target.
+# Measured: product_area accuracy 0.918 (target 0.90), category macro-F1 0.822 (target
+# 0.80; 0.811-0.829 over six fold shuffles): the category model reads only the cues about
+# the kind of ticket and picks its regularisation by inner CV on its training rows.
 PRODUCT_AREA_ACCURACY_FLOOR = 0.90
-CATEGORY_MACRO_F1_FLOOR = 0.76
+CATEGORY_MACRO_F1_FLOOR = 0.80
 PAYMENT_METHOD_ACCURACY_FLOOR = 0.92
 SEVERITY_ACCURACY_FLOOR = 0.64
 
@@ -141,6 +148,67 @@ def test_a_correction_changes_the_prediction_for_that_text(
     assert after.confidence["category"] == 1.0
     assert after.product_area == before.product_area  # uncorrected labels stay the model's
     assert retrained.model_version != classifier.model_version
+
+
+def test_category_reads_kind_cues_not_topic_cues(classifier: Classifier) -> None:
+    featurizer = classifier.featurizer
+    names = featurizer.cues.get_feature_names_out()
+    category = {names[i] for i in featurizer.cue_columns[CATEGORY_CUES]}
+
+    assert category and all(name.startswith(CATEGORY_CUES) for name in category)
+    assert not any(name.startswith("lex:product_area:") for name in category)
+    assert any(name.startswith("lex:product_area:") for name in names)
+    prepared = prepare("Refund question", "How do I refund a GCash payment?")
+    signals = read_signals(classifier.lexicon, prepared.subject, prepared.body, prepared.extraction)
+    documents = [_document(signals)]
+    matrices = featurizer.transform(documents)
+    assert matrices["category"].shape[1] < matrices["product_area"].shape[1]
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "category"),
+    [
+        (
+            "How do I refund part of a payment?",
+            "Hi, how can we refund only one item of a GCash order from the dashboard? "
+            "Is there a way to do it through the API too?",
+            "how_to",
+        ),
+        (
+            "Refund button does nothing",
+            "When I click Refund on a card payment nothing happens, no error. "
+            "It worked last month. Is this a bug?",
+            "bug",
+        ),
+        (
+            "Webhook signature mismatch",
+            "Our Express handler computes the HMAC over JSON.stringify(req.body) and it never "
+            "matches. ```const sig = hmac(JSON.stringify(req.body))``` What are we doing wrong?",
+            "misconfiguration",
+        ),
+        (
+            "Verification takes too long",
+            "Our account has been under review for three weeks and we keep waiting. "
+            "The process is slow and confusing.",
+            "friction",
+        ),
+        (
+            "Could you add Shopee Pay to payment links?",
+            "We would love an option to accept ShopeePay on payment links. Any plans?",
+            "feature_request",
+        ),
+        (
+            "Everything is down",
+            "All our live payments are failing since 9am, cards and GCash. Is PayMongo down? "
+            "Other merchants see the same.",
+            "incident",
+        ),
+    ],
+)
+def test_category_of_clear_tickets(
+    classifier: Classifier, subject: str, body: str, category: str
+) -> None:
+    assert predict(classifier, subject, body).category == category
 
 
 def test_taglish_ticket(classifier: Classifier) -> None:
