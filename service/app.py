@@ -59,7 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # from the first event on.
         await asyncio.to_thread(learning.load_classifier, app.state.db, settings)
     worker = (
-        WorkerThread(app.state.db, settings, yield_to=app.state.inbox_writer.recently_busy)
+        WorkerThread(app.state.db, settings, yield_to=app.state.inbox_writer.queueing)
         if app.state.run_worker
         else None
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -90,7 +89,7 @@ async def receive_webhook(source: str, request: Request) -> JSONResponse:
 
 async def _store(writer: InboxWriter, event: NewEvent) -> JSONResponse:
     try:
-        stored = await asyncio.wrap_future(writer.submit(event))
+        stored = await writer.store(event)
     except Exception as exc:
         WEBHOOK_DELIVERIES.labels(event.source, "error").inc()
         raise StorageUnavailable("storage is unavailable; the sender should retry") from exc

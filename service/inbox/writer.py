@@ -8,11 +8,11 @@ with concurrency while each answer still comes only after its event is on disk.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,29 +48,32 @@ class Stored:
     duplicate: bool
 
 
-_Job = tuple[NewEvent, "Future[Stored]"]
+# A queued delivery: the event, and the future its request awaits on its event loop.
+_Job = tuple[NewEvent, "asyncio.Future[Stored]"]
+_Outcome = tuple["asyncio.Future[Stored]", "Stored | BaseException"]
 
 
 class InboxWriter:
-    """Stores deliveries in batches on a dedicated thread; `submit` returns a future."""
+    """Stores deliveries in batches on a dedicated thread; `store` awaits the commit."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._last_submit = float("-inf")
+        self._last_queueing = float("-inf")
         self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, event: NewEvent) -> Future[Stored]:
-        """Queue `event`; the future resolves once it is committed (or fails)."""
-        future: Future[Stored] = Future()
-        self._last_submit = time.monotonic()
-        self._queue.put((event, future))
-        return future
+    async def store(self, event: NewEvent) -> Stored:
+        """Queue `event` and wait until it is committed (or the commit failed)."""
+        waiter: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self._queue.put((event, waiter))
+        return await waiter
 
-    def recently_busy(self, window_seconds: float = 0.25) -> bool:
-        """Whether a delivery arrived within the last `window_seconds`."""
-        return time.monotonic() - self._last_submit < window_seconds
+    def queueing(self, window_seconds: float = 0.25) -> bool:
+        """Whether, within the last `window_seconds`, deliveries arrived faster than they
+        could be committed one by one (a commit took several that had queued behind it):
+        the sign of a burst, when the in-process worker steps back (see `Pacer`)."""
+        return time.monotonic() - self._last_queueing < window_seconds
 
     def close(self) -> None:
         """Store what is queued, then stop the thread."""
@@ -83,6 +86,8 @@ class InboxWriter:
             if first is None:
                 return
             batch, stop = self._drain([first])
+            if len(batch) > 1:
+                self._last_queueing = time.monotonic()
             self._commit(batch)
             if stop:
                 return
@@ -107,14 +112,8 @@ class InboxWriter:
             results = [self._store_one(job) for job in batch]
         except Exception as exc:  # storage down: every waiter answers 503
             log.error("inbox commit failed", extra={"error": str(exc).splitlines()[0]})
-            for _, future in batch:
-                future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+            results = [exc] * len(batch)
+        _answer([(waiter, result) for (_, waiter), result in zip(batch, results, strict=True)])
 
     def _store(self, batch: list[_Job]) -> list[Stored | BaseException]:
         with self._database.session() as session:
@@ -125,6 +124,29 @@ class InboxWriter:
             return self._store([job])[0]
         except Exception as exc:
             return exc
+
+
+def _answer(outcomes: list[_Outcome]) -> None:
+    """Hand each waiter its outcome: one wake-up per event loop for the whole batch, not
+    one per delivery (each is a write to the loop's self-pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for waiter, result in outcomes:
+        by_loop.setdefault(waiter.get_loop(), []).append((waiter, result))
+    for loop, settled in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, settled)
+        except RuntimeError:  # the loop closed (shutdown): nobody waits any more
+            log.warning("inbox answers dropped: event loop closed", extra={"n": len(settled)})
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for waiter, result in outcomes:
+        if waiter.done():  # the request was cancelled (client gone); the event is stored
+            continue
+        if isinstance(result, BaseException):
+            waiter.set_exception(result)
+        else:
+            waiter.set_result(result)
 
 
 def store_events(session: Session, *, events: list[NewEvent]) -> list[Stored | BaseException]:
