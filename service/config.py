@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     worker_commit_batch: int = Field(default=2, ge=1)
     # The in-process worker's share of the interpreter while webhooks are arriving (see
     # worker.runner.Pacer); 1.0 turns pacing off. A separate `relay worker` is not paced.
-    worker_busy_share: float = Field(default=0.25, gt=0, le=1.0)
+    worker_busy_share: float = Field(default=0.1, gt=0, le=1.0)
 
     # The Product digest the worker builds by itself: each Monday the week before ("week"),
     # on the 1st the month before ("month"), or never ("off": `relay digest` only).

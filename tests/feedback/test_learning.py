@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -105,3 +106,11 @@ def test_cli_trains_evaluates_and_reclassifies(
         assert relabelled.exit_code == 0 and "reclassified 0 records" in relabelled.output
     finally:
         get_settings.cache_clear()
+
+
+def test_loaded_models_are_kept_out_of_garbage_collection(
+    db: Database, settings: Settings, restore_classifier: None
+) -> None:
+    # Full collections would otherwise walk the models' millions of objects on every pass.
+    learning.load_classifier(db, settings)
+    assert gc.get_freeze_count() > 100_000
