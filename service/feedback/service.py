@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from integrations.contracts import MerchantRef, NormalizedTicket, TicketComment
-from service.db import new_id, session_cache, utcnow
+from service.db import chunked, new_id, session_cache, utcnow
 from service.errors import InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.feedback.schemas import FeedbackIn, FeedbackPatch, MerchantIn
@@ -145,7 +145,7 @@ def preload(session: Session, tickets: Iterable[NormalizedTicket], *, lock: bool
         if ticket.merchant is not None:
             merchant_ids.add(ticket.merchant.id)
     for source, external_ids in wanted.items():
-        for ids in _chunks(sorted(external_ids)):
+        for ids in chunked(sorted(external_ids)):
             query = _records_query(session, lock=lock).where(
                 Feedback.source == source, Feedback.external_id.in_(ids)
             )
@@ -155,15 +155,11 @@ def preload(session: Session, tickets: Iterable[NormalizedTicket], *, lock: bool
             known.setdefault((source, external_id), None)
     merchants = session_cache(session, "merchants")
     missing = sorted(merchant_ids - merchants.keys())
-    for ids in _chunks(missing):
+    for ids in chunked(missing):
         for row in session.scalars(select(Merchant).where(Merchant.id.in_(ids))):
             merchants[row.id] = row
     for merchant_id in missing:
         merchants.setdefault(merchant_id, None)
-
-
-def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
-    return (values[start : start + size] for start in range(0, len(values), size))
 
 
 def _records_query(session: Session, *, lock: bool) -> Select[Feedback]:

@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, SessionTransaction, undefer
 
-from service.db import new_id, session_cache, utcnow
+from service.db import chunked, new_id, session_cache, utcnow
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.outbound import service as outbound
@@ -172,8 +172,7 @@ def _reload(session: Session, cache: _Cache, theme_ids: list[str]) -> None:
         cache.index.discard(theme_id)
         cache.versions.pop(theme_id, None)
     cache.dirty.clear()
-    for start in range(0, len(theme_ids), 500):
-        chunk = theme_ids[start : start + 500]
+    for chunk in chunked(theme_ids):
         query = select(Theme).where(Theme.id.in_(chunk))
         for theme in session.scalars(
             query.options(undefer(Theme.signature), undefer(Theme.centroid))
@@ -817,24 +816,20 @@ def preload(session: Session, *, feedback_ids: Iterable[str], merchant_ids: Iter
     count its merchants, a query per 500 of each instead of one per record."""
     known = session_cache(session, "memberships")
     wanted = sorted(set(feedback_ids) - known.keys())
-    for ids in _chunks(wanted):
+    for ids in chunked(wanted):
         query = select(ThemeMembership).where(ThemeMembership.feedback_id.in_(ids))
         for membership in session.scalars(query):
             known[membership.feedback_id] = membership
         for feedback_id in ids:
             known.setdefault(feedback_id, None)
     counted, complete = _merchant_pairs(session)
-    for ids in _chunks(sorted(set(merchant_ids) - complete)):
+    for ids in chunked(sorted(set(merchant_ids) - complete)):
         pairs = select(ThemeMembership.theme_id, ThemeMembership.merchant_id).where(
             ThemeMembership.merchant_id.in_(ids)
         )
         with session.no_autoflush:
             counted.update((row.theme_id, row.merchant_id) for row in session.execute(pairs))
         complete.update(ids)
-
-
-def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
-    return (values[start : start + size] for start in range(0, len(values), size))
 
 
 def _merchant_pairs(session: Session) -> tuple[set[tuple[str, str]], set[str]]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -33,6 +34,8 @@ from service.worker.registry import (
     preparer_for,
     schedules,
 )
+
+T = TypeVar("T")
 
 log = logging.getLogger("relay.worker")
 
@@ -152,11 +155,10 @@ class Worker:
         self._handle_chunk([claim], None)
 
     def _prepare(self, claims: list[Claim]) -> None:
-        by_task: dict[str, list[str]] = {}
-        for claim in claims:
-            by_task.setdefault(claim.task, []).append(claim.id)
+        by_task = _by_task(claims, task=lambda c: c.task)
         with self.database.read_session() as session, running_with(self.settings):
-            for task_name, ids in by_task.items():
+            for task_name, task_claims in by_task.items():
+                ids = [c.id for c in task_claims]
                 prepare = preparer_for(task_name)
                 if prepare is None:
                     continue
@@ -204,10 +206,7 @@ class Worker:
         return {event.id: event for event in session.scalars(query)}
 
     def _run_loaders(self, session: Session, events: list[InboxEvent]) -> None:
-        by_task: dict[str, list[InboxEvent]] = {}
-        for event in events:
-            if self._still_mine(event):
-                by_task.setdefault(event.task, []).append(event)
+        by_task = _by_task([e for e in events if self._still_mine(e)], task=lambda e: e.task)
         with running_with(self.settings):
             for task_name, batch in by_task.items():
                 load = loader_for(task_name)
@@ -282,6 +281,14 @@ class Worker:
         event.next_attempt_at = utcnow() + timedelta(seconds=wait)
         event.lease_until = None
         EVENTS_PROCESSED.labels(claim.task, "quarantined" if parked else "retry").inc()
+
+
+def _by_task(items: list[T], *, task: Callable[[T], str]) -> dict[str, list[T]]:
+    """Claims or events grouped by task name, in their order (hooks run per task)."""
+    grouped: dict[str, list[T]] = {}
+    for item in items:
+        grouped.setdefault(task(item), []).append(item)
+    return grouped
 
 
 class Pacer:
