@@ -22,6 +22,7 @@ from service.feedback.models import Feedback
 from service.structuring.catalogue import Catalogue
 from service.themes import service as themes_service
 from service.themes.models import Theme, ThemeMembership, ThemeStatus
+from service.themes.similarity import unpack_weights
 
 CATALOGUE_DOC = "error-catalogue"
 MAX_MEMBERS = 500
@@ -166,11 +167,11 @@ def _ranked_members(
     theme: Theme, members: Sequence[tuple[ThemeMembership, Feedback]]
 ) -> list[tuple[ThemeMembership, Feedback]]:
     """Members most like the theme as a whole first (cosine to the centroid), then oldest."""
-    centroid = theme.centroid or {}
+    centroid = unpack_weights(theme.centroid or {})
     norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
 
     def closeness(item: tuple[ThemeMembership, Feedback]) -> tuple[float, str]:
-        vector = item[0].vector or {}
+        vector = unpack_weights(item[0].vector or {})
         dot = sum(w * centroid.get(k, 0.0) for k, w in vector.items())
         length = math.sqrt(sum(w * w for w in vector.values())) or 1.0
         return (-dot / (norm * length), item[1].id)

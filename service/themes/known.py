@@ -70,14 +70,8 @@ def document(
     *, subject: str, text: str, merchant_name: str | None, features: RecordFeatures
 ) -> Document:
     """The model's view of a record (pure; the analyzers are similarity's)."""
-    body = similarity._strip_noise(text, merchant_name)
-    subject = similarity._strip_noise(subject, merchant_name)
-    analyze = similarity._word_analyzer()
-    words = similarity._word_indices(analyze(subject) * similarity.SUBJECT_REPEAT + analyze(body))
-    chars = np.concatenate(
-        [similarity._char_indices(subject)] * similarity.SUBJECT_REPEAT
-        + [similarity._char_indices(body)]
-    )
+    read = similarity.tokens(subject, text, merchant_name)  # analysed once, with similarity
+    words, chars = read.word_indices, read.char_indices
     fields = [f"area:{features.product_area}", f"category:{features.category}"]
     if features.payment_method:
         fields.append(f"method:{features.payment_method}")

@@ -59,7 +59,8 @@ class Theme(Base):
     # Matching data (see similarity.Profile): counts of member fields, and the centroid sum.
     # Deferred: the matching cache holds them; only a cache refresh reads them.
     signature: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, deferred=True)
-    centroid: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict, deferred=True)
+    # Packed weights (similarity.pack_weights).
+    centroid: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, deferred=True)
 
     record_count: Mapped[int] = mapped_column(Integer, default=0)
     merchant_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -107,8 +108,9 @@ class ThemeMembership(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)
     reasons: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     pinned: Mapped[bool] = mapped_column(default=False)  # a person put it here: it stays
-    # The features the record contributed to the centroid, so that leaving subtracts them.
-    vector: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict)
+    # The features the record contributed to the centroid, so that leaving subtracts them
+    # (packed weights, similarity.pack_weights).
+    vector: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

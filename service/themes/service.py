@@ -386,13 +386,15 @@ def _join_known(
 
 
 def _known_theme(session: Session, key: str) -> Theme | None:
-    """The live theme of a known key: read once per transaction (a theme this transaction
-    started is not a row until it flushes)."""
+    """The live theme of a known key. The live known themes are read once per transaction,
+    all of them (a few dozen rows; a theme this transaction starts is not a row until it
+    flushes, so it is added to the same map)."""
     by_key = session_cache(session, "known_themes")
-    if key not in by_key:
-        query = select(Theme).where(Theme.known_key == key, Theme.merged_into.is_(None))
-        by_key[key] = session.scalars(query).first()
-    theme: Theme | None = by_key[key]
+    if not by_key:
+        query = select(Theme).where(Theme.known_key.is_not(None), Theme.merged_into.is_(None))
+        by_key.update({theme.known_key: theme for theme in session.scalars(query)})
+        by_key[None] = None  # read: an empty map means not read yet
+    theme: Theme | None = by_key.get(key)
     return theme
 
 

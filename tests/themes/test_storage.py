@@ -1,0 +1,82 @@
+"""What matching stores and reads per record: packed weights, one analysis, few queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import event
+
+from service.db import Database
+from service.themes import known, similarity
+from service.themes import service as themes
+from service.themes.models import ThemeMembership
+from tests.themes.test_clustering import QR_EXPIRY, SIGNATURE, SIGNATURE_AGAIN, add_record
+
+
+def test_packed_weights_keep_order_and_float32_precision() -> None:
+    weights = {7: 0.91234567, 3: -0.5, 2**21 - 1: 1e-7, 0: 0.0}
+    packed = similarity.pack_weights(weights)
+    assert set(packed) == {"i", "w"} and all(isinstance(v, str) for v in packed.values())
+    back = similarity.unpack_weights(packed)
+    assert list(back) == list(weights)  # strongest-first order is what the index queries
+    for index, weight in weights.items():
+        assert back[index] == pytest.approx(weight, rel=1e-6, abs=1e-12)
+    assert similarity.unpack_weights(similarity.pack_weights({})) == {}
+
+
+def test_weights_stored_as_objects_before_packing_are_still_read() -> None:
+    assert similarity.unpack_weights({"12": 0.5, "4": 0.25}) == {12: 0.5, 4: 0.25}
+    profile = similarity.Profile.from_json({"count": 1}, {"12": 0.6, "4": 0.8})
+    assert profile.centroid == {12: 0.6, 4: 0.8} and profile.norm == pytest.approx(1.0)
+
+
+def test_a_stored_membership_gives_back_the_features_it_added(db: Database) -> None:
+    with db.session() as session:
+        record = add_record(session, SIGNATURE)
+        themes.attach(session, record=record)
+        session.flush()
+        membership = session.get(ThemeMembership, record.id)
+        assert membership is not None
+        stored = similarity.unpack_weights(membership.vector)
+        computed = themes.record_features(record).vector
+        assert list(stored) == list(computed)
+        assert np.allclose(list(stored.values()), list(computed.values()), rtol=1e-6)
+
+
+def test_similarity_and_the_known_model_read_one_analysis_of_a_record() -> None:
+    similarity.tokens.cache_clear()
+    subject, text = SIGNATURE
+    features = similarity.featurize(
+        subject=subject, text=text, product_area="webhooks", payment_method=None, category="bug"
+    )
+    document = known.document(subject=subject, text=text, merchant_name=None, features=features)
+    info = similarity.tokens.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    read = similarity.tokens(subject, text, None)
+    assert document.text == tuple(read.word_indices.tolist() + read.char_indices.tolist())
+    assert not read.char_indices.flags.writeable  # shared between callers: read-only
+
+
+def test_the_live_known_themes_are_read_once_per_transaction(db: Database) -> None:
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "known_key" in statement and statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    with db.session() as session:
+        records = [
+            add_record(session, SIGNATURE, merchant="m_1"),
+            add_record(session, QR_EXPIRY, area="qrph", merchant="m_2"),
+            add_record(session, SIGNATURE_AGAIN, merchant="m_3"),
+        ]
+        session.commit()
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            found = [themes.attach(session, record=record) for record in records]
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    assert found[0] is found[2] and found[0] is not found[1]
+    assert len(statements) == 1
