@@ -39,14 +39,19 @@ def rss_mb() -> float:
 
 
 def synthetic(tickets: list[dict[str, Any]], count: int, seed: int = 7) -> list[dict[str, Any]]:
-    """`count` tickets: corpus texts under new numbers, merchants and resource ids."""
+    """`count` tickets: corpus texts under new numbers, merchants and resource ids.
+
+    Every text is unique (its ids and an order reference differ), as real tickets are:
+    nothing is served from a cache of an identical text seen before.
+    """
     rng = random.Random(seed)
     out = []
     for n in range(count):
         base = tickets[n % len(tickets)]
         ticket = {**base, "id": f"T-{100000 + n}", "status": "new", "agent_reply": None}
         ticket["merchant"] = {**base["merchant"], "id": f"m_{rng.randrange(5000):04d}"}
-        ticket["body"] = base["body"].replace("pi_", f"pi_{n:06d}")
+        body = base["body"].replace("pi_", f"pi_{n:06d}")
+        ticket["body"] = f"{body}\n\nOrder reference: ORD-{n:07d}."
         out.append(ticket)
     return out
 

@@ -65,9 +65,15 @@ def session_cache(session: Session, name: str) -> dict[Any, Any]:
     return caches.setdefault(name, {})
 
 
+def forget_session_caches(session: Session) -> None:
+    """Empty every `session_cache` (also due after `expunge_all`: the objects they hold
+    would be detached, and changes to them never written)."""
+    session.info.pop("relay_caches", None)
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_caches(session: Session, _previous: Any) -> None:
-    session.info.pop("relay_caches", None)
+    forget_session_caches(session)
 
 
 class Base(DeclarativeBase):

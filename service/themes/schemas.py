@@ -44,6 +44,8 @@ class ThemeOut(BaseModel):
     jira_keys: list[str]
     fix: FixOut
     merged_into: str | None
+    # The known recurring problem (labelled corpus) this theme carries, if any.
+    known_key: str | None
     created_at: datetime
     updated_at: datetime
 

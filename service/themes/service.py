@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, SessionTransaction, undefer
 
-from service.db import chunked, new_id, session_cache, utcnow
+from service.db import chunked, forget_session_caches, new_id, session_cache, utcnow
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.outbound import service as outbound
@@ -1144,6 +1144,7 @@ def _recluster(session: Session, cache: _Cache, chunk: int = 500) -> int:
             _join_best(session, cache, by_id[feedback_id], record_features(by_id[feedback_id]))
         session.flush()
         session.expunge_all()  # keep memory flat over 100k records; the cache holds profiles
+        forget_session_caches(session)  # they held this chunk's rows, detached now
     return len(ids)
 
 

@@ -186,7 +186,7 @@ class Tokens:
     char_indices: npt.NDArray[np.int64]  # hashed char 3-5-grams inside words
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=16)  # a record is analysed, then read again at once
 def tokens(subject: str, text: str, merchant_name: str | None) -> Tokens:
     """The record's word and char n-gram tokens (pure; arrays are read-only)."""
     body = _strip_noise(text, merchant_name)

@@ -67,6 +67,7 @@ def test_list_is_ranked_by_impact(
     assert top["fix"]["suggested_type"] == "merchant_config"
     for field in ("first_seen", "last_seen", "trend", "weekly_rate", "jira_keys", "status"):
         assert field in top
+    assert top["known_key"] == "webhook-signature-mismatch"
 
 
 def test_list_filters_by_product_area(

@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from service.db import Database
 from service.themes import known, similarity
 from service.themes import service as themes
-from service.themes.models import ThemeMembership
+from service.themes.models import Theme, ThemeMembership
 from tests.themes.test_clustering import QR_EXPIRY, SIGNATURE, SIGNATURE_AGAIN, add_record
 
 
@@ -80,3 +80,37 @@ def test_the_live_known_themes_are_read_once_per_transaction(db: Database) -> No
             event.remove(db.engine, "before_cursor_execute", seen)
     assert found[0] is found[2] and found[0] is not found[1]
     assert len(statements) == 1
+
+
+def test_a_rebuild_spanning_several_chunks_keeps_every_theme_count_exact(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rebuild lets go of loaded rows between chunks (flat memory); themes and
+    # memberships a chunk found must then be looked up again, not reused detached.
+    texts = [SIGNATURE, QR_EXPIRY, SIGNATURE_AGAIN, QR_EXPIRY, SIGNATURE, SIGNATURE_AGAIN]
+    with db.session() as session:
+        for n, text in enumerate(texts):
+            area = "qrph" if text is QR_EXPIRY else "webhooks"
+            themes.attach(session, record=add_record(session, text, area=area, merchant=f"m_{n}"))
+    recluster = themes._recluster
+    monkeypatch.setattr(themes, "_recluster", lambda s, c: recluster(s, c, chunk=2))
+    with db.session() as session:
+        report = themes.rebuild(session)
+    assert report.records == len(texts)
+    with db.session() as session:
+        live = [t for t in session.scalars(select(Theme)) if t.merged_into is None]
+        counted = {
+            theme_id: n
+            for theme_id, n in session.execute(
+                select(ThemeMembership.theme_id, func.count()).group_by(ThemeMembership.theme_id)
+            )
+        }
+        assert sum(counted.values()) == len(texts)
+        assert {t.id: t.record_count for t in live if t.record_count} == counted
+        # ...and the stored matching profiles (what other processes load) count them too.
+        profiles = {t.id: themes._stored_profile(t) for t in live}
+        assert {i: p.count for i, p in profiles.items() if p and p.count} == counted
+        assert {t.known_key for t in live if t.record_count} == {
+            "webhook-signature-mismatch",
+            "qrph-expiry-timer",
+        }
