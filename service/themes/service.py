@@ -1354,8 +1354,8 @@ def evaluate_known(*, folds: int = known.FOLDS, seed: int = 0) -> KnownEvaluatio
         )
         thresholds.append(threshold)
         for i in range(len(tickets)):
-            if fold_of[i] == fold and best[i].confidence >= threshold:
-                recognised[i] = best[i]
+            if fold_of[i] == fold:
+                recognised[i] = known.confident([best[i]], threshold)[0]
     precision, recall = similarity.pairwise(truth, cluster_with_known(features, recognised))
     hits = [(m, t) for m, t in zip(recognised, truth, strict=True) if m is not None]
     return KnownEvaluation(
