@@ -5,9 +5,10 @@ regression trained on those examples maps a record to (theme key, probability); 
 whose best probability is below the confidence threshold is not recognised and falls back
 to similarity clustering (`similarity.ThemeIndex`), so new themes still form on their own.
 Tickets that belong to no recurring theme are examples of one more class, "no theme"
-(`NO_THEME`): a record most like them is not recognised whatever its probability. Without
-that class a one-off question about payouts could only be told from the payout-delay theme
-by a low probability, and a third of the corpus's theme-less tickets were recognised.
+(`NO_THEME`): a record most like them is not recognised whatever its probability, and the
+themes' probabilities near generic questions drop. It is no cure: out of fold about a third
+of the theme-less tickets are still recognised, because they read like a theme's tickets
+(a how-to about payout rails next to payout-delay); it mostly trims wrong-theme guesses.
 Classes are weighted equally ("balanced"): how many examples CS labelled per theme is an
 accident of the corpus, not how often the problem recurs, so it should not be a prior.
 
