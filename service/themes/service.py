@@ -1332,6 +1332,8 @@ class KnownEvaluation:
     recognised: int  # tickets recognised as a known theme
     recognised_right: int  # ...as their own labelled theme
     themeless_recognised: int  # tickets of no theme recognised as a known one
+    no_theme: int  # tickets whose most likely class was "no theme" (never recognised)
+    no_theme_right: int  # ...that are indeed of no theme
     thresholds: tuple[float, ...]  # picked inside each fold's training tickets (nested)
     whole_corpus_threshold: float  # what the same procedure picks on every ticket
 
@@ -1357,8 +1359,8 @@ def evaluate_known(*, folds: int = known.FOLDS, seed: int = 0) -> KnownEvaluatio
         )
         thresholds.append(threshold)
         for i in range(len(tickets)):
-            if fold_of[i] == fold and best[i].confidence >= threshold:
-                recognised[i] = best[i]
+            if fold_of[i] == fold:
+                recognised[i] = known.confident([best[i]], threshold)[0]
     precision, recall = similarity.pairwise(truth, cluster_with_known(features, recognised))
     hits = [(m, t) for m, t in zip(recognised, truth, strict=True) if m is not None]
     return KnownEvaluation(
@@ -1367,6 +1369,8 @@ def evaluate_known(*, folds: int = known.FOLDS, seed: int = 0) -> KnownEvaluatio
         recognised=len(hits),
         recognised_right=sum(1 for m, t in hits if m.key == t),
         themeless_recognised=sum(1 for _, t in hits if t is None),
+        no_theme=sum(1 for m in best if not m.is_theme),
+        no_theme_right=sum(1 for m, t in zip(best, truth, strict=True) if not m.is_theme and not t),
         thresholds=tuple(thresholds),
         whole_corpus_threshold=pick_known_threshold(features, truth, best),
     )
