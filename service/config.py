@@ -55,7 +55,10 @@ class Settings(BaseSettings):
     worker_max_attempts: int = Field(default=8, ge=1)
     worker_backoff_base_seconds: float = Field(default=2.0, gt=0)
     worker_backoff_max_seconds: float = Field(default=3600.0, gt=0)
-    worker_batch_size: int = Field(default=100, ge=1)  # events claimed per round
+    # Events claimed per round. With no webhook waiting, one write transaction takes them
+    # all: the per-transaction work (themes' profiles written, rows looked up again)
+    # is shared by more records (bench.classify: 500 handles ~15 % more per second than 100).
+    worker_batch_size: int = Field(default=500, ge=1)
     # Events handled per write transaction while webhook commits wait for SQLite's single
     # writer; with nobody waiting, a transaction takes the whole claimed batch.
     worker_commit_batch: int = Field(default=2, ge=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -22,14 +23,18 @@ class PreparedResults(Generic[T]):
 
     def __init__(self, ttl_seconds: float = PREPARED_TTL_SECONDS) -> None:
         self._ttl = ttl_seconds
-        self._results: dict[str, tuple[float, T]] = {}
+        self._results: OrderedDict[str, tuple[float, T]] = OrderedDict()  # oldest first
         self._lock = threading.Lock()
 
     def put(self, event_id: str, result: T) -> None:
         now = time.monotonic()
         with self._lock:
-            for key in [k for k, (at, _) in self._results.items() if now - at > self._ttl]:
-                del self._results[key]
+            while self._results:  # expired entries are the oldest: drop from the front
+                oldest_at, _ = next(iter(self._results.values()))
+                if now - oldest_at <= self._ttl:
+                    break
+                self._results.popitem(last=False)
+            self._results.pop(event_id, None)  # a re-put goes to the back
             self._results[event_id] = (now, result)
 
     def take(self, event_id: str) -> T | None:

@@ -37,6 +37,11 @@ from service.worker.registry import (
 
 T = TypeVar("T")
 
+# Claimed events are prepared, and loaded into a write transaction, this many at a time:
+# enough for batched classification and lookups to pay off, few enough that a step stays
+# short when a burst of webhooks ends a transaction after a couple of events.
+SLICE = 100
+
 log = logging.getLogger("relay.worker")
 
 
@@ -131,9 +136,9 @@ class Worker:
                 limit=self.settings.worker_batch_size,
                 lease_seconds=self.settings.worker_lease_seconds,
             )
-        if claims:
-            with self._pacer.paced():
-                self._prepare(claims)
+        for start in range(0, len(claims), SLICE):
+            with self._pacer.paced():  # per slice: a big claim stays in short steps
+                self._prepare(claims[start : start + SLICE])
         remaining = claims
         while remaining:
             with self._pacer.paced():
@@ -190,20 +195,23 @@ class Worker:
         waiting (a webhook's commit), otherwise it runs on: one commit for the lot.
         When stopped, the rest is handed back and nothing is left."""
         with self.database.session(durable=False) as session, session.no_autoflush:
-            events = self._load_events(session, claims)
-            self._run_loaders(session, [events[c.id] for c in claims if c.id in events])
+            events: dict[str, InboxEvent] = {}
             for index, claim in enumerate(claims):
                 if stop is not None and stop.is_set():
                     self._release(session, claims[index:])
                     return []
                 if index >= self.settings.worker_commit_batch and self.database.writers_waiting():
                     return claims[index:]
+                if index % SLICE == 0:  # the next slice's events and what they touch
+                    events.update(self._load_events(session, claims[index : index + SLICE]))
                 self._handle_one(session, claim, events.get(claim.id), failures.get(claim.id))
         return []
 
     def _load_events(self, session: Session, claims: list[Claim]) -> dict[str, InboxEvent]:
         query = select(InboxEvent).where(InboxEvent.id.in_([c.id for c in claims]))
-        return {event.id: event for event in session.scalars(query)}
+        events = {event.id: event for event in session.scalars(query)}
+        self._run_loaders(session, [events[c.id] for c in claims if c.id in events])
+        return events
 
     def _run_loaders(self, session: Session, events: list[InboxEvent]) -> None:
         by_task = _by_task([e for e in events if self._still_mine(e)], task=lambda e: e.task)

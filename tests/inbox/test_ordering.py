@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from service.db import Database
 from service.feedback.models import Feedback
 from service.inbox.models import EventStatus, InboxEvent
 from service.themes.models import Theme, ThemeMembership
+from service.worker import runner
 from tests.conftest import WEBHOOK_SECRETS, empty_all_tables
 from tests.signing import signed, zendesk_event
 
@@ -159,11 +161,18 @@ def test_redelivered_body_counts_once(client: TestClient, run_worker: Callable[[
     assert state["text"].count("evt_abc123") == 1
 
 
+@pytest.mark.parametrize("load_slice", [100, 2])
 def test_a_whole_history_in_one_worker_transaction_converges(
-    client: TestClient, db: Database, run_worker: Callable[[], int]
+    client: TestClient,
+    db: Database,
+    run_worker: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch,
+    load_slice: int,
 ) -> None:
     """Every event of one new ticket handled in one transaction (one flush, at commit):
-    later events find the record and theme membership the first one created."""
+    later events find the record and theme membership the first one created, also when
+    they are loaded in a later slice of the transaction than the event that created them."""
+    monkeypatch.setattr(runner, "SLICE", load_slice)
     history = ticket_history()
     expected = deliver(client, history, run_worker)
     empty_all_tables(db)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from service.config import Settings
 from service.db import Database, utcnow
 from service.inbox.models import InboxEvent
 from service.inbox.writer import NewEvent, store_events
+from service.worker import prepared, runner
 from service.worker.registry import HANDLERS, PREPARERS, PermanentFailure, load_task_modules
 from service.worker.runner import Worker, WorkerThread, backoff_seconds, claim_due
 
@@ -116,6 +118,56 @@ def test_preparers_read_and_never_write(
         rows = session.scalars(select(InboxEvent)).all()
         assert {(r.status, r.result) for r in rows} == {("handled", "done")}
         assert all(r.hints == {} for r in rows)
+
+
+def test_a_big_claim_is_prepared_in_slices_each_paced(
+    db: Database,
+    settings: Settings,
+    handlers: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The claim may be large (one write transaction for all of it when nobody waits), but
+    an in-process worker's paced steps stay as short as a slice during a burst."""
+    monkeypatch.setattr(runner, "SLICE", 3)
+    sizes: list[int] = []
+    steps: list[str] = []
+    handlers["test.sliced"] = lambda _session, _row: "done"
+    PREPARERS["test.sliced"] = lambda _session, events: sizes.append(len(events))
+    enqueue(db, "test.sliced", count=7)
+    worker = Worker(db, settings.model_copy(update={"worker_batch_size": 50}))
+
+    @contextmanager
+    def paced() -> Iterator[None]:
+        steps.append("step")
+        yield
+
+    monkeypatch.setattr(worker._pacer, "paced", paced)
+    try:
+        assert worker.run_once() == 7
+    finally:
+        PREPARERS.pop("test.sliced")
+    assert sizes == [3, 3, 1]
+    assert len(steps) == 3 + 1  # each slice, then the one write transaction
+    with db.session() as session:
+        assert {r.status for r in session.scalars(select(InboxEvent))} == {"handled"}
+
+
+def test_prepared_results_expire_oldest_first_and_are_taken_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(prepared.time, "monotonic", lambda: clock[0])
+    results: prepared.PreparedResults[str] = prepared.PreparedResults(ttl_seconds=10)
+    results.put("a", "first")
+    clock[0] = 104.0
+    results.put("b", "second")
+    clock[0] = 108.0
+    results.put("a", "first again")  # put again: fresh again, behind b
+    clock[0] = 115.0
+    results.put("c", "third")  # b (11 s old) expires; a (7 s) is kept though b was older
+    assert results.take("b") is None
+    assert results.take("a") == "first again"
+    assert results.take("c") == "third" and results.take("c") is None
 
 
 def test_retry_waits_for_its_backoff(
