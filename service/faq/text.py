@@ -2,7 +2,8 @@
 
 Records are stored redacted, but a redaction placeholder must never reach a FAQ, nor may
 a merchant's name, a person's greeting or one merchant's object ids. Words the content
-style guide bans ("simply", "just", "obviously", …) are dropped.
+style guide bans ("simply", "just", "obviously", …) are dropped, and so are sentences with
+a money figure that does not say its unit.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 
 from service.content.prose import BANNED_WORDS as STYLE_BANNED_WORDS
+from service.content.prose import mask, unitless_amounts
 from service.structuring import extraction
 
 PLACEHOLDER = re.compile(r"\[REDACTED[^\]]*\]|REDACTED", re.IGNORECASE)
@@ -71,11 +73,22 @@ def clean_reply(text: str, *, merchant_name: str | None = None) -> str:
         body = body.replace(merchant_name, "your business")
     kept_lines = []
     for line in body.splitlines():
-        kept = [s for s in sentences(line) if not has_placeholder(s) and not _ONE_TICKET.search(s)]
+        kept = [s for s in sentences(line) if _publishable(s)]
         if kept or not line.strip():
             kept_lines.append(" ".join(kept))
     cleaned = generic_ids(without_banned_words_lines("\n".join(kept_lines)))
     return capitalized(re.sub(r"\n{3,}", "\n\n", cleaned).strip())
+
+
+def _publishable(sentence: str) -> bool:
+    """A sentence an FAQ may quote: no placeholder, nothing about the one conversation, and
+    no money figure without its unit (the content standards' rule; agents write "the
+    maximum of 999999999", which a reader cannot tell from pesos)."""
+    return not (
+        has_placeholder(sentence)
+        or _ONE_TICKET.search(sentence)
+        or any(unitless_amounts(mask(sentence)))
+    )
 
 
 def without_banned_words_lines(text: str) -> str:

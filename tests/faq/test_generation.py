@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from service.config import Settings
+from service.content import prose
 from service.content.lint import lint_markdown
 from service.db import Database
 from service.faq import generation
@@ -89,6 +90,20 @@ def test_agent_replies_lose_greetings_placeholders_ids_names_and_banned_words() 
     )
     cleaned = faq_text.clean_reply(reply, merchant_name="Palengke Grocers Inc.")
     assert cleaned == "Your business can retry pi_… after 10 minutes."
+
+
+def test_agent_replies_lose_sentences_with_a_money_figure_that_has_no_unit() -> None:
+    reply = (
+        "The amount is converted to centavos twice. The maximum is 999999999 (₱9,999,999.99).\n"
+        "Send 125000000 centavos and the Payment Intent is created."
+    )
+    assert list(prose.unitless_amounts(prose.mask(reply)))  # what the docs lint rejects
+    cleaned = faq_text.clean_reply(reply)
+    assert cleaned == (
+        "The amount is converted to centavos twice.\n"
+        "Send 125000000 centavos and the Payment Intent is created."
+    )
+    assert not list(prose.unitless_amounts(prose.mask(cleaned)))
 
 
 def test_fewer_merchants_than_the_threshold_gives_no_entry(
