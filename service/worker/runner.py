@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +22,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.db import Database, utcnow
+from service.db import Database, chunked, utcnow
 from service.inbox.models import EventStatus, InboxEvent
 from service.metrics import EVENT_LAG, EVENTS_PROCESSED
 from service.worker.context import running_with
@@ -136,9 +136,9 @@ class Worker:
                 limit=self.settings.worker_batch_size,
                 lease_seconds=self.settings.worker_lease_seconds,
             )
-        for start in range(0, len(claims), SLICE):
+        for part in chunked(claims, SLICE):
             with self._pacer.paced():  # per slice: a big claim stays in short steps
-                self._prepare(claims[start : start + SLICE])
+                self._prepare(part)
         remaining = claims
         while remaining:
             with self._pacer.paced():
@@ -159,7 +159,7 @@ class Worker:
         """Handle one claim in its own transaction."""
         self._handle_chunk([claim], None)
 
-    def _prepare(self, claims: list[Claim]) -> None:
+    def _prepare(self, claims: Sequence[Claim]) -> None:
         by_task = _by_task(claims, task=lambda c: c.task)
         with self.database.read_session() as session, running_with(self.settings):
             for task_name, task_claims in by_task.items():
@@ -203,11 +203,12 @@ class Worker:
                 if index >= self.settings.worker_commit_batch and self.database.writers_waiting():
                     return claims[index:]
                 if index % SLICE == 0:  # the next slice's events and what they touch
-                    events.update(self._load_events(session, claims[index : index + SLICE]))
+                    events.update(self._load_slice(session, claims[index : index + SLICE]))
                 self._handle_one(session, claim, events.get(claim.id), failures.get(claim.id))
         return []
 
-    def _load_events(self, session: Session, claims: list[Claim]) -> dict[str, InboxEvent]:
+    def _load_slice(self, session: Session, claims: list[Claim]) -> dict[str, InboxEvent]:
+        """The claims' events, and what their tasks' loaders read for them."""
         query = select(InboxEvent).where(InboxEvent.id.in_([c.id for c in claims]))
         events = {event.id: event for event in session.scalars(query)}
         self._run_loaders(session, [events[c.id] for c in claims if c.id in events])
@@ -291,7 +292,7 @@ class Worker:
         EVENTS_PROCESSED.labels(claim.task, "quarantined" if parked else "retry").inc()
 
 
-def _by_task(items: list[T], *, task: Callable[[T], str]) -> dict[str, list[T]]:
+def _by_task(items: Sequence[T], *, task: Callable[[T], str]) -> dict[str, list[T]]:
     """Claims or events grouped by task name, in their order (hooks run per task)."""
     grouped: dict[str, list[T]] = {}
     for item in items:
