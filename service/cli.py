@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from service import migrate as migrations
 from service.auth.cli import tokens_app, users_app
-from service.config import get_settings
+from service.config import Settings, get_settings
 from service.content.cli import docs_app
 from service.db import Database
 from service.digest.cli import digest_app
@@ -21,6 +22,9 @@ from service.faq.cli import faq_app
 from service.inbox import service as inbox_service
 from service.inbox.models import EventStatus
 from service.themes.cli import themes_app
+
+if TYPE_CHECKING:
+    from service.worker.helper import PrepareHelper
 
 app = typer.Typer(help="Relay: merchant feedback for Customer Success.", no_args_is_help=True)
 events_app = typer.Typer(help="Inspect and replay inbox events.", no_args_is_help=True)
@@ -81,11 +85,15 @@ def worker(
     from service.feedback import learning
 
     learning.load_classifier(database, settings)
+    # Forked before any thread starts (see worker.helper), after the models are loaded.
+    helpers = [_prepare_helper(settings) for _ in range(concurrency)]
     stop = threading.Event()
     _stop_on_signals(stop)
     threads = [
-        threading.Thread(target=run_until_stopped, args=(Worker(database, settings), stop))
-        for _ in range(concurrency)
+        threading.Thread(
+            target=run_until_stopped, args=(Worker(database, settings, helper=helper), stop)
+        )
+        for helper in helpers
     ]
     for thread in threads:
         thread.start()
@@ -94,6 +102,14 @@ def worker(
         for thread in threads:
             thread.join(timeout=0.5)
     database.dispose()
+
+
+def _prepare_helper(settings: Settings) -> PrepareHelper | None:
+    from service.worker.helper import PrepareHelper  # imports the task modules
+
+    if not settings.worker_prepare_process or (os.cpu_count() or 1) < 2:
+        return None
+    return PrepareHelper.start(settings)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

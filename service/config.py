@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # The in-process worker's share of the interpreter while webhooks are arriving (see
     # worker.runner.Pacer); 1.0 turns pacing off. A separate `relay worker` is not paced.
     worker_busy_share: float = Field(default=0.1, gt=0, le=1.0)
+    # `relay worker` forks a helper process per worker that prepares (normalizes,
+    # classifies, computes theme features for) the next claim on another core while the
+    # worker writes the current one (see worker.helper). Not used on a one-core machine,
+    # nor by the worker inside `relay serve` (a process with threads must not fork).
+    worker_prepare_process: bool = True
 
     # The Product digest the worker builds by itself: each Monday the week before ("week"),
     # on the 1st the month before ("month"), or never ("off": `relay digest` only).

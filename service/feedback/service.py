@@ -85,9 +85,22 @@ def _emit_created(session: Session, record: Feedback) -> None:
     )
 
 
-def structure_input(
+@dataclass(frozen=True)
+class Preview:
+    """What one ticket event will make of its record, read without writing anything: the
+    text to structure, and the record fields structuring does not decide."""
+
+    input: pipeline.StructureInput
+    merchant_name: str | None
+    corrected: dict[str, Any]  # labels people set, which structuring never replaces
+
+    def labels(self, result: pipeline.Structured) -> dict[str, Any]:
+        return merged_labels(result, self.corrected)
+
+
+def preview(
     session: Session, *, ticket: NormalizedTicket, tiebreak: str, key_modes: Iterable[str] = ()
-) -> pipeline.StructureInput:
+) -> Preview:
     """What `apply_ticket` will structure, computed without writing anything.
 
     The worker calls this outside the write transaction (then rolls back) so the costly
@@ -97,7 +110,16 @@ def structure_input(
         record = fold_ticket(
             session, ticket=ticket, tiebreak=tiebreak, key_modes=key_modes, lock=False
         )
-        return _input_of(record)
+        return Preview(
+            input=_input_of(record),
+            merchant_name=record.merchant_name,
+            corrected=dict(record.corrected),
+        )
+
+
+def merged_labels(result: pipeline.Structured, corrected: dict[str, Any]) -> dict[str, Any]:
+    """The classifier's labels, where people did not correct them."""
+    return {**result.labels.as_dict(), **corrected}
 
 
 def _input_of(record: Feedback) -> pipeline.StructureInput:
@@ -321,7 +343,7 @@ def restructure(record: Feedback) -> None:
     record.event_types = list(result.extraction.event_types)
     record.resource_ids = list(result.extraction.resource_ids)
     record.environment = result.extraction.environment
-    labels = {**result.labels.as_dict(), **record.corrected}
+    labels = merged_labels(result, record.corrected)
     record.product_area = labels["product_area"]
     record.payment_method = labels["payment_method"]
     record.category = labels["category"]

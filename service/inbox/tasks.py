@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -14,10 +15,11 @@ from service.escalation import service as escalation_service
 from service.feedback import service as feedback_service
 from service.inbox.models import InboxEvent
 from service.structuring import pipeline
+from service.themes import matching
 from service.themes import service as themes_service
 from service.worker.context import worker_settings
 from service.worker.prepared import PreparedResults
-from service.worker.registry import PermanentFailure, loader, preparer, task
+from service.worker.registry import PermanentFailure, loader, portable_preparer, task
 
 # Normalized by the preparer, taken by the loader of the write transaction (parsing a
 # payload is a fair share of an event's cost; it need not be paid twice).
@@ -52,24 +54,49 @@ def _tickets(session: Session, events: Sequence[InboxEvent]) -> list[NormalizedT
     return found
 
 
-def prepare_ingest(session: Session, events: Sequence[InboxEvent]) -> None:
-    """Classify the batch's merged texts together, before the write transaction."""
+@dataclass(frozen=True)
+class PreparedIngest:
+    """What preparing a batch computed: normalized tickets by event id, and the
+    structuring and theme matching their records will ask for. Picklable: it may be
+    computed in the worker's helper process."""
+
+    tickets: dict[str, NormalizedTicket | None]
+    structured: list[tuple[pipeline.StructureInput, pipeline.Structured]]
+    matchings: list[tuple[matching.MatchInput, matching.Matching]]
+
+
+def compute_ingest(session: Session, events: Sequence[InboxEvent]) -> PreparedIngest:
+    """Normalize, fold (in this read snapshot, rolled back), classify the batch's texts
+    together, and compute the records' theme features, before the write transaction."""
     tickets = _tickets(session, events)
     feedback_service.preload(session, tickets, lock=False)
-    inputs = []
-    for event in events:
-        ticket = session_cache(session, "tickets").get(event.id)
-        _NORMALIZED.put(event.id, ticket)
-        if ticket is not None:
-            inputs.append(
-                feedback_service.structure_input(
-                    session,
-                    ticket=ticket,
-                    tiebreak=event.delivery_key,
-                    key_modes=event.hints.get("key_modes", ()),
-                )
-            )
-    pipeline.structure_many(inputs)
+    normalized = session_cache(session, "tickets")
+    previews = [
+        feedback_service.preview(
+            session,
+            ticket=ticket,
+            tiebreak=event.delivery_key,
+            key_modes=event.hints.get("key_modes", ()),
+        )
+        for event in events
+        if (ticket := normalized.get(event.id)) is not None
+    ]
+    inputs = [p.input for p in previews]
+    results = pipeline.structure_many(inputs)
+    foreseen = [matching.MatchInput.foreseen(p, r) for p, r in zip(previews, results, strict=True)]
+    return PreparedIngest(
+        tickets={event.id: normalized.get(event.id) for event in events},
+        structured=list(zip(inputs, results, strict=True)),
+        matchings=matching.prepare(foreseen),
+    )
+
+
+def install_ingest(prepared: PreparedIngest) -> None:
+    """Keep what `compute_ingest` found (here or in the helper) for the write phase."""
+    for event_id, ticket in prepared.tickets.items():
+        _NORMALIZED.put(event_id, ticket)
+    pipeline.remember(prepared.structured)
+    matching.remember(prepared.matchings)
 
 
 def load_ingest(session: Session, events: Sequence[InboxEvent]) -> None:
@@ -116,5 +143,5 @@ def ingest(session: Session, event: InboxEvent) -> str:
 
 for _source in ("zendesk", "jira", "intercom", "freshdesk"):
     task(f"ingest.{_source}")(ingest)
-    preparer(f"ingest.{_source}")(prepare_ingest)
+    portable_preparer(f"ingest.{_source}", install=install_ingest)(compute_ingest)
     loader(f"ingest.{_source}")(load_ingest)

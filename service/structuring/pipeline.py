@@ -6,12 +6,11 @@ records get the neutral labels below and `model_version` says "none".
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from service.memo import Memo
 from service.structuring.extraction import Extraction, extract
 
 
@@ -71,19 +70,16 @@ class StructureInput:
 
 _classifier: ClassifierLike | None = None
 # Structuring is a pure function of its input (for one classifier), so results are kept
-# for a while: the worker computes a batch ahead, outside the write transaction, and the
-# write phase then finds them here.
-_MEMO_SIZE = 2048
-_memo: OrderedDict[StructureInput, Structured] = OrderedDict()
-_memo_lock = threading.Lock()
+# for a while: the worker computes a batch ahead, outside the write transaction (or in
+# its helper process), and the write phase then finds them here. Two claims' worth.
+_memo: Memo[StructureInput, Structured] = Memo(2048)
 
 
 def use_classifier(classifier: ClassifierLike | None) -> None:
     """Make `classifier` the one every record in this process is labelled by."""
     global _classifier
-    with _memo_lock:
-        _classifier = classifier
-        _memo.clear()
+    _classifier = classifier
+    _memo.clear()
 
 
 def current_classifier() -> ClassifierLike | None:
@@ -97,16 +93,18 @@ def structure(item: StructureInput) -> Structured:
 
 def structure_many(items: Sequence[StructureInput]) -> list[Structured]:
     """Structure many inputs, classifying the ones not seen lately in one batch."""
-    with _memo_lock:
-        known = {item: _memo[item] for item in items if item in _memo}
+    known = _memo.found(items)
     missing = list(dict.fromkeys(item for item in items if item not in known))
     fresh = dict(zip(missing, _compute(missing), strict=True))
-    with _memo_lock:
-        for item, result in fresh.items():
-            _memo[item] = result
-        while len(_memo) > _MEMO_SIZE:
-            _memo.popitem(last=False)
+    _memo.put_all(fresh.items())
     return [known.get(item) or fresh[item] for item in items]
+
+
+def remember(results: Iterable[tuple[StructureInput, Structured]]) -> None:
+    """Keep results computed elsewhere (the worker's helper process), those labelled by
+    the classifier in use here."""
+    version = getattr(_classifier, "model_version", "none")
+    _memo.put_all((item, result) for item, result in results if result.model_version == version)
 
 
 def _compute(items: Sequence[StructureInput]) -> list[Structured]:

@@ -47,7 +47,7 @@ from service.db import chunked, forget_session_caches, new_id, session_cache, ut
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.outbound import service as outbound
-from service.themes import known, similarity
+from service.themes import known, matching, similarity
 from service.themes.models import FixType, Theme, ThemeDecision, ThemeMembership, ThemeStatus
 from service.themes.similarity import Match, Profile, RecordFeatures
 
@@ -220,17 +220,8 @@ def _write_profiles(session: Session, _context: Any, _instances: Any) -> None:
 
 
 def record_features(record: Feedback) -> RecordFeatures:
-    """The matching features of a stored record."""
-    return similarity.featurize(
-        subject=record.subject,
-        text=record.text,
-        product_area=record.product_area,
-        payment_method=record.payment_method,
-        category=record.category,
-        error_codes=record.error_codes,
-        http_statuses=record.http_statuses,
-        merchant_name=record.merchant_name,
-    )
+    """The matching features of a stored record (prepared ahead by the worker, or now)."""
+    return matching.matching(matching.MatchInput.of(record)).features
 
 
 _IMPACT_FIELDS = ("merchant_id", "severity", "seen")
@@ -310,7 +301,7 @@ def _place(
     if membership.pinned or _unchanged(membership, features, record):
         return _refresh(session, cache, record, membership, current, features)
     fit = similarity.score(features, current.id, _without(cache, current, membership))
-    recognised = _recognise(record, features)
+    recognised = _recognise(record)
     if recognised is not None and recognised.key == current.known_key:
         _refresh(session, cache, record, membership, current, features, fit)
         membership.reasons = {**fit.reasons(), **recognised.reasons()}
@@ -328,7 +319,7 @@ def _place(
 def _join_best(
     session: Session, cache: _Cache, record: Feedback, features: RecordFeatures
 ) -> Theme:
-    recognised = _recognise(record, features)
+    recognised = _recognise(record)
     if recognised is not None:
         return _join_known(session, cache, record, features, recognised)
     found = _best_live(session, cache, features)
@@ -351,17 +342,11 @@ def _best_live(
     return None
 
 
-def _recognise(record: Feedback, features: RecordFeatures) -> known.KnownMatch | None:
+def _recognise(record: Feedback) -> known.KnownMatch | None:
     """The known theme the model confidently recognises the record as, if any."""
     if not KNOWN_THEMES:
         return None
-    document = known.document(
-        subject=record.subject or "",
-        text=record.text or "",
-        merchant_name=record.merchant_name,
-        features=features,
-    )
-    return known.default().predict([document])[0]
+    return matching.matching(matching.MatchInput.of(record)).recognised
 
 
 def _join_known(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,25 @@ HANDLERS: dict[str, Handler] = {}
 # write; whatever it computes is only a cache the handler may hit.
 Preparer = Callable[[Session, Sequence[InboxEvent]], None]
 PREPARERS: dict[str, Preparer] = {}
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Portable(Generic[R]):
+    """A preparer in two steps: `compute` reads the snapshot and returns what it found as
+    a picklable value, `install` keeps that value where the handlers look. The worker may
+    run `compute` in its helper process (`worker.helper`), for the next claim while it
+    writes this one; in the worker's own process the two steps simply follow each other."""
+
+    compute: Callable[[Session, Sequence[InboxEvent]], R]
+    install: Callable[[R], None]
+
+    def __call__(self, session: Session, events: Sequence[InboxEvent]) -> None:
+        self.install(self.compute(session, events))
+
+
+PORTABLE: dict[str, Portable[Any]] = {}
 
 # A loader sees the events of one write transaction before their handlers run, in that
 # transaction, and loads what they will touch in a few queries instead of a few per
@@ -70,6 +90,22 @@ def preparer(name: str) -> Callable[[Preparer], Preparer]:
     return _registrar(PREPARERS, name)
 
 
+def portable_preparer(
+    name: str, *, install: Callable[[R], None]
+) -> Callable[
+    [Callable[[Session, Sequence[InboxEvent]], R]], Callable[[Session, Sequence[InboxEvent]], R]
+]:
+    """Register `compute` and `install` as the portable preparer of `name` (see Portable)."""
+
+    def register(
+        compute: Callable[[Session, Sequence[InboxEvent]], R],
+    ) -> Callable[[Session, Sequence[InboxEvent]], R]:
+        PORTABLE[name] = PREPARERS[name] = Portable(compute, install)
+        return compute
+
+    return register
+
+
 def loader(name: str) -> Callable[[Loader], Loader]:
     """Register a batch loader for events whose task is `name`."""
     return _registrar(LOADERS, name)
@@ -93,6 +129,11 @@ def handler_for(name: str) -> Handler | None:
 def preparer_for(name: str) -> Preparer | None:
     load_task_modules()
     return PREPARERS.get(name)
+
+
+def portable_for(name: str) -> Portable[Any] | None:
+    load_task_modules()
+    return PORTABLE.get(name)
 
 
 def loader_for(name: str) -> Loader | None:

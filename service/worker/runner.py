@@ -26,11 +26,13 @@ from service.db import Database, chunked, utcnow
 from service.inbox.models import EventStatus, InboxEvent
 from service.metrics import EVENT_LAG, EVENTS_PROCESSED
 from service.worker.context import running_with
+from service.worker.helper import PrepareHelper, Results, events_in
 from service.worker.registry import (
     PermanentFailure,
     RetryAfter,
     handler_for,
     loader_for,
+    portable_for,
     preparer_for,
     schedules,
 )
@@ -115,11 +117,14 @@ class Worker:
         *,
         name: str | None = None,
         yield_to: Callable[[], bool] | None = None,
+        helper: PrepareHelper | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
         self.name = name or worker_name()
         self._pacer = Pacer(yield_to, share=settings.worker_busy_share)
+        self._helper = helper
+        self._ahead: list[Claim] | None = None  # claimed, being prepared by the helper
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Claim a batch and handle it; the number of events claimed.
@@ -128,15 +133,13 @@ class Worker:
         then handled in transactions of up to `worker_commit_batch` events, one
         savepoint each, so one commit (one fsync) serves many events. When `stop` is set
         mid-batch, the event in hand is finished, committed, and the rest handed back.
+        With a helper process, the next batch is claimed before this one is handled and
+        the helper prepares it meanwhile (see `worker.helper`).
         """
-        with self.database.session(durable=False) as session:
-            claims = claim_due(
-                session,
-                worker=self.name,
-                limit=self.settings.worker_batch_size,
-                lease_seconds=self.settings.worker_lease_seconds,
-            )
-        for part in chunked(claims, SLICE):
+        claims = self._ahead if self._ahead is not None else self._claim()
+        self._ahead = None
+        offloaded = self._offload(claims) if claims else set()
+        for part in chunked([c for c in claims if c.task not in offloaded], SLICE):
             with self._pacer.paced():  # per slice: a big claim stays in short steps
                 self._prepare(part)
         remaining = claims
@@ -144,6 +147,39 @@ class Worker:
             with self._pacer.paced():
                 remaining = self._handle_chunk(remaining, stop)
         return len(claims)
+
+    def close(self) -> None:
+        """Hand back the claim taken ahead (if any) and stop the helper."""
+        if self._ahead:
+            with self.database.session(durable=False) as session:
+                self._release(session, self._ahead)
+        self._ahead = None
+        if self._helper is not None:
+            self._helper.close()
+
+    def _claim(self) -> list[Claim]:
+        with self.database.session(durable=False) as session:
+            return claim_due(
+                session,
+                worker=self.name,
+                limit=self.settings.worker_batch_size,
+                lease_seconds=self.settings.worker_lease_seconds,
+            )
+
+    def _offload(self, claims: list[Claim]) -> set[str]:
+        """Install the helper's preparation of `claims` and set it to work on the next
+        claim; the tasks it prepared (none without a working helper)."""
+        helper = self._helper
+        if helper is None or not helper.alive:
+            return set()
+        if not helper.busy:  # the first claim of a run: nothing was sent ahead
+            helper.submit(_portable_request(claims))
+        results = helper.receive()
+        if helper.alive:
+            self._ahead = self._claim()
+            if self._ahead:
+                helper.submit(_portable_request(self._ahead))
+        return _install(results)
 
     def run_schedules(self, now: datetime | None = None) -> None:
         """Enqueue the jobs due by the clock (the weekly digest...), one transaction each;
@@ -168,8 +204,7 @@ class Worker:
                 if prepare is None:
                     continue
                 try:
-                    query = select(InboxEvent).where(InboxEvent.id.in_(ids))
-                    prepare(session, list(session.scalars(query)))
+                    prepare(session, events_in(session, ids))
                 except Exception:  # only a cache: the handler does the real work
                     log.warning("prepare failed", exc_info=True, extra={"task": task_name})
 
@@ -292,6 +327,21 @@ class Worker:
         EVENTS_PROCESSED.labels(claim.task, "quarantined" if parked else "retry").inc()
 
 
+def _portable_request(claims: Sequence[Claim]) -> list[tuple[str, list[str]]]:
+    """The claims of tasks with a portable preparer, by task, for the helper."""
+    by_task = _by_task(claims, task=lambda c: c.task)
+    return [(name, [c.id for c in group]) for name, group in by_task.items() if portable_for(name)]
+
+
+def _install(results: Results) -> set[str]:
+    """Keep the helper's results for the handlers; the tasks they cover."""
+    for task_name, result in results:
+        portable = portable_for(task_name)
+        if portable is not None:
+            portable.install(result)
+    return {task_name for task_name, _ in results}
+
+
 def _by_task(items: Sequence[T], *, task: Callable[[T], str]) -> dict[str, list[T]]:
     """Claims or events grouped by task name, in their order (hooks run per task)."""
     grouped: dict[str, list[T]] = {}
@@ -362,3 +412,4 @@ def run_until_stopped(worker: Worker, stop: threading.Event) -> None:
             busy = 0
         if not busy:
             stop.wait(worker.settings.worker_poll_seconds)
+    worker.close()

@@ -1,0 +1,121 @@
+"""What theme matching reads of a record (its features and its known-theme recognition),
+computed once per distinct record state and kept for the write phase.
+
+Both are pure functions of a few record fields (`MatchInput`) for this process's models,
+so the worker computes them for a whole batch before it holds the writer — in its helper
+process when it has one (`worker.helper`) — and `attach` finds them here. A record whose
+state the preparation did not foresee (another event of its ticket landed in between) is
+simply computed when attached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from service.feedback.models import Feedback
+from service.feedback.service import Preview
+from service.memo import Memo
+from service.structuring.pipeline import Structured
+from service.themes import known, similarity
+from service.themes.similarity import RecordFeatures
+
+
+@dataclass(frozen=True)
+class MatchInput:
+    """The record fields that features and recognition are computed from."""
+
+    subject: str
+    text: str
+    merchant_name: str | None
+    product_area: str
+    payment_method: str | None
+    category: str
+    error_codes: tuple[str, ...]
+    http_statuses: tuple[int, ...]
+
+    @classmethod
+    def of(cls, record: Feedback) -> MatchInput:
+        return cls(
+            subject=record.subject,
+            text=record.text,
+            merchant_name=record.merchant_name,
+            product_area=record.product_area,
+            payment_method=record.payment_method,
+            category=record.category,
+            error_codes=tuple(record.error_codes or ()),
+            http_statuses=tuple(record.http_statuses or ()),
+        )
+
+    @classmethod
+    def foreseen(cls, preview: Preview, result: Structured) -> MatchInput:
+        """What `of` will read once the previewed event is applied and structured."""
+        labels = preview.labels(result)
+        return cls(
+            subject=preview.input.subject,
+            text=preview.input.text,
+            merchant_name=preview.merchant_name,
+            product_area=str(labels["product_area"]),
+            payment_method=labels["payment_method"],
+            category=str(labels["category"]),
+            error_codes=tuple(result.extraction.error_codes),
+            http_statuses=tuple(result.extraction.http_statuses),
+        )
+
+
+@dataclass(frozen=True)
+class Matching:
+    features: RecordFeatures
+    recognised: known.KnownMatch | None  # the known theme confidently recognised, if any
+
+
+# Two claims' worth of records (a batch being written and the next one prepared).
+_memo: Memo[MatchInput, Matching] = Memo(2048)
+
+
+def matching(item: MatchInput) -> Matching:
+    """The record's features and recognition (kept from the preparation, or computed)."""
+    found = _memo.get(item)
+    if found is None:
+        found = _compute(item)
+        _memo.put_all([(item, found)])
+    return found
+
+
+def prepare(items: Sequence[MatchInput]) -> list[tuple[MatchInput, Matching]]:
+    """Compute (and keep) what the batch's records will need; returned to be sent back
+    when computed in the helper process."""
+    known_already = _memo.found(items)
+    fresh = [(item, _compute(item)) for item in dict.fromkeys(items) if item not in known_already]
+    _memo.put_all(fresh)
+    return [*known_already.items(), *fresh]
+
+
+def remember(results: Iterable[tuple[MatchInput, Matching]]) -> None:
+    """Keep results computed in the helper process (forked from this one: same models)."""
+    _memo.put_all(results)
+
+
+def forget() -> None:
+    """Drop every kept result (tests that swap the known-themes model)."""
+    _memo.clear()
+
+
+def _compute(item: MatchInput) -> Matching:
+    features = similarity.featurize(
+        subject=item.subject,
+        text=item.text,
+        product_area=item.product_area,
+        payment_method=item.payment_method,
+        category=item.category,
+        error_codes=item.error_codes,
+        http_statuses=item.http_statuses,
+        merchant_name=item.merchant_name,
+    )
+    document = known.document(
+        subject=item.subject or "",
+        text=item.text or "",
+        merchant_name=item.merchant_name,
+        features=features,
+    )
+    return Matching(features=features, recognised=known.default().predict([document])[0])

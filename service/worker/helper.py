@@ -1,0 +1,166 @@
+"""The worker's helper process: prepares the next claim on another core while the worker
+writes the current one.
+
+Structuring a record (normalize, fold, extract, classify, theme features) is CPU-bound
+Python and about half of what a record costs; in one process it cannot overlap with the
+writes. The helper is forked from the worker once its models are loaded (they are shared
+copy-on-write, nothing is loaded twice), opens its own read-only connections, and runs
+the portable preparers (`registry.Portable`) for the event ids it is sent, sending back
+their picklable results. The worker installs them and its handlers find them; anything the
+helper did not foresee (a record another event changed in between) is computed by the
+handler as before, so the helper only ever saves work: losing it loses no event.
+
+Forking is only safe from a process with no other threads (a forked child gets copies of
+the other threads' locks, possibly held); `start` refuses otherwise and the worker prepares
+in its own process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import signal
+import threading
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.db import Database
+from service.inbox.models import InboxEvent
+from service.worker.context import running_with
+from service.worker.registry import portable_for
+
+log = logging.getLogger("relay.worker")
+
+# (task name, event ids in claim order) per task of the claim.
+Request = list[tuple[str, list[str]]]
+# (task name, what its portable preparer computed) per task it computed.
+Results = list[tuple[str, Any]]
+
+
+class PrepareHelper:
+    """A forked process computing portable preparations, one request at a time, in order."""
+
+    def __init__(self, connection: Connection, process: Any, timeout_seconds: float) -> None:
+        self._connection = connection
+        self._process = process
+        self._timeout = timeout_seconds
+        self._outstanding = 0
+        self.alive = True
+
+    @classmethod
+    def start(cls, settings: Settings) -> PrepareHelper | None:
+        """Fork the helper (None when this process has other threads: see the docstring)."""
+        if threading.active_count() > 1:
+            log.warning("not starting the prepare helper: this process runs other threads")
+            return None
+        return cls.fork(settings)
+
+    @classmethod
+    def fork(cls, settings: Settings) -> PrepareHelper:
+        """Fork the helper now (tests, whose other threads are idle loopback servers)."""
+        context = multiprocessing.get_context("fork")
+        parent_end, child_end = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(child_end, settings), name="relay-prepare", daemon=True
+        )
+        process.start()
+        child_end.close()
+        # A preparation that takes longer than a third of the lease is not worth waiting
+        # for: the claims would expire before they are written.
+        return cls(parent_end, process, settings.worker_lease_seconds / 3)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a request was sent whose results have not been received yet."""
+        return self._outstanding > 0
+
+    def submit(self, request: Request) -> None:
+        if not self.alive:
+            return
+        try:
+            self._connection.send(request)
+            self._outstanding += 1
+        except (OSError, ValueError):
+            self._lost("could not send to the prepare helper")
+
+    def receive(self) -> Results:
+        """The results of the oldest request sent (nothing if the helper is gone)."""
+        if not self.alive or not self._outstanding:
+            return []
+        try:
+            if not self._connection.poll(self._timeout):
+                self._lost(f"the prepare helper gave no answer in {self._timeout:g} s")
+                return []
+            results: Results = self._connection.recv()
+        except (EOFError, OSError):
+            self._lost("the prepare helper is gone")
+            return []
+        self._outstanding -= 1
+        return results
+
+    def _lost(self, why: str) -> None:
+        # From now on the worker prepares in its own process, as without a helper.
+        log.error(why + "; preparing in the worker's process from now on")
+        self.close()
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            with contextlib.suppress(OSError, ValueError):  # it died meanwhile
+                self._connection.send(None)
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+        self._connection.close()
+        self.alive, self._outstanding = False, 0
+
+
+def _serve(connection: Connection, settings: Settings) -> None:
+    # Ctrl-C reaches the whole process group: the worker stops its helper itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    database = Database(settings.database_url)  # never the worker's inherited connections
+    try:
+        while (request := _next(connection)) is not None:
+            connection.send(compute(database, settings, request))
+    finally:
+        database.dispose()
+
+
+def _next(connection: Connection) -> Request | None:
+    try:
+        request: Request | None = connection.recv()
+    except EOFError:  # the worker is gone
+        return None
+    return request
+
+
+def compute(database: Database, settings: Settings, request: Request) -> Results:
+    """Run the portable preparers of `request` in one read snapshot."""
+    results: Results = []
+    with database.read_session() as session, running_with(settings):
+        for task_name, event_ids in request:
+            portable = portable_for(task_name)
+            if portable is None:
+                continue
+            try:
+                results.append(
+                    (task_name, portable.compute(session, events_in(session, event_ids)))
+                )
+            except Exception:  # only a cache: the handlers do the real work
+                log.warning("prepare failed", exc_info=True, extra={"task": task_name})
+    return results
+
+
+def events_in(session: Session, event_ids: Sequence[str]) -> list[InboxEvent]:
+    """The events of `event_ids` in that order (the claim's: a ticket's events in turn)."""
+    found = {
+        e.id: e for e in session.scalars(select(InboxEvent).where(InboxEvent.id.in_(event_ids)))
+    }
+    return [found[event_id] for event_id in event_ids if event_id in found]

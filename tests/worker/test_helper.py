@@ -1,0 +1,159 @@
+"""The worker's helper process prepares the next claim while the worker writes this one:
+the records come out exactly as without it, and losing it loses nothing."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from service import demo, migrate
+from service.config import Settings
+from service.db import Database
+from service.feedback.models import Feedback
+from service.inbox.models import EventStatus, InboxEvent
+from service.inbox.writer import store_events
+from service.structuring import pipeline
+from service.themes import matching
+from service.worker.helper import PrepareHelper
+from service.worker.runner import Worker
+
+TICKETS = 40
+
+
+@pytest.fixture
+def helper(settings: Settings) -> Iterator[PrepareHelper]:
+    started = PrepareHelper.fork(settings)
+    yield started
+    started.close()
+
+
+def store_corpus(database: Database, count: int = TICKETS) -> int:
+    """The first `count` corpus tickets as Zendesk deliveries (created, then the reply)."""
+    events = [
+        demo.inbox_event(body)
+        for ticket in islice(demo.corpus_tickets(), count)
+        for body in demo.ticket_events(ticket)
+    ]
+    with database.session() as session:
+        store_events(session, events=events)
+    return len(events)
+
+
+def drain(worker: Worker) -> int:
+    total = 0
+    while handled := worker.run_once():
+        total += handled
+    return total
+
+
+def outcome(database: Database) -> dict[str, Any]:
+    """Each record's labels and codes, and which records share a theme."""
+    with database.session() as session:
+        records = list(session.scalars(select(Feedback).order_by(Feedback.external_id)))
+        labels = {
+            r.external_id: (r.product_area, r.payment_method, r.category, r.severity, r.error_codes)
+            for r in records
+        }
+        groups: dict[str | None, list[str]] = {}
+        for r in records:
+            groups.setdefault(r.theme_id, []).append(r.external_id)
+    return {"labels": labels, "themes": sorted(sorted(g) for g in groups.values())}
+
+
+def without_helper(settings: Settings) -> dict[str, Any]:
+    """The same tickets through a worker without a helper, in a database of its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'baseline.db'}"
+        migrate.upgrade(url)
+        database = Database(url)
+        store_corpus(database)
+        drain(Worker(database, settings.model_copy(update={"database_url": url})))
+        found = outcome(database)
+        database.dispose()
+    return found
+
+
+def test_records_come_out_as_without_a_helper_and_the_writer_computes_none_of_them(
+    db: Database, settings: Settings, helper: PrepareHelper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = without_helper(settings)
+    computed_here: list[str] = []
+
+    def structure_here(items: Any) -> Any:
+        computed_here.extend(i.subject for i in items)
+        return original_structure(items)
+
+    def match_here(item: matching.MatchInput) -> matching.Matching:
+        computed_here.append(item.subject)
+        return original_match(item)
+
+    # Patched in the worker's process only: the helper was forked before.
+    original_structure, original_match = pipeline._compute, matching._compute
+    monkeypatch.setattr(pipeline, "_compute", structure_here)
+    monkeypatch.setattr(matching, "_compute", match_here)
+    settings = settings.model_copy(update={"worker_batch_size": 16})  # several rounds ahead
+    events = store_corpus(db)
+
+    assert drain(Worker(db, settings, helper=helper)) == events
+    assert computed_here == []  # every text was structured and featurized by the helper
+    assert outcome(db) == expected
+    assert helper.alive
+
+
+def test_the_claim_taken_ahead_is_handed_back_when_the_worker_closes(
+    db: Database, settings: Settings, helper: PrepareHelper
+) -> None:
+    events = store_corpus(db, count=12)
+    worker = Worker(db, settings.model_copy(update={"worker_batch_size": 5}), helper=helper)
+
+    assert worker.run_once() == 5
+    with db.session() as session:
+        held = session.scalars(
+            select(InboxEvent).where(InboxEvent.status == EventStatus.PROCESSING)
+        ).all()
+        assert len(held) == 5 and {e.locked_by for e in held} == {worker.name}
+    worker.close()
+
+    with db.session() as session:
+        statuses = [e.status for e in session.scalars(select(InboxEvent))]
+        attempts = {e.attempts for e in session.scalars(select(InboxEvent)) if e.handled_at is None}
+    assert statuses.count(EventStatus.HANDLED) == 5
+    assert statuses.count(EventStatus.PENDING) == events - 5
+    assert attempts == {0}  # handed back as if never claimed
+    assert not helper.alive
+
+
+def test_a_helper_that_dies_costs_time_not_events(
+    db: Database, settings: Settings, helper: PrepareHelper
+) -> None:
+    events = store_corpus(db, count=10)
+    worker = Worker(db, settings.model_copy(update={"worker_batch_size": 4}), helper=helper)
+    assert worker.run_once() == 4
+    helper._process.kill()
+    helper._process.join()
+
+    assert 4 + drain(worker) == events
+    assert not helper.alive
+    with db.session() as session:
+        handled = session.scalars(
+            select(InboxEvent).where(InboxEvent.status == EventStatus.HANDLED)
+        ).all()
+    assert len(handled) == events
+
+
+def test_no_helper_is_forked_beside_other_threads(settings: Settings) -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert PrepareHelper.start(settings) is None
+    finally:
+        release.set()
+        other.join()
