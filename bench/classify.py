@@ -1,11 +1,15 @@
 """Records classified and themed per second by one worker on SQLite, and its memory.
 
-    .venv/bin/python -m bench.classify [--records 100000]
+    .venv/bin/python -m bench.classify [--records 100000] [--layout helper|in-process|both]
 
 Synthetic tickets are generated from the shipped corpus (each corpus ticket reused with a
 new ticket number, merchant and ids), stored in the inbox as Zendesk deliveries, then one
-in-process worker drains them: normalize, fold, redact, extract, classify, theme, commit.
-RSS is sampled every 10 000 records to show whether memory stays flat.
+worker drains them: normalize, fold, redact, extract, classify, theme, commit. As
+`relay worker` runs it, with its helper process preparing the next claim on the second
+core (`helper`), and all in one process (`in-process`, the layout inside `relay serve`);
+`both` (the default) measures both in the same run, one after the other, each on a fresh
+database, and reports their ratio. RSS is sampled every 10 000 records to show whether
+memory stays flat (the worker's; the helper's peak is reported apart).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from service.config import Settings
 from service.db import Database
 from service.feedback import learning
 from service.inbox.writer import store_events
+from service.themes import matching
+from service.worker.helper import PrepareHelper
 from service.worker.runner import Worker
 
 STORE_BATCH = 2000
@@ -75,30 +81,53 @@ def drain(worker: Worker, total: int) -> tuple[float, list[tuple[int, float]]]:
     return time.perf_counter() - started, samples
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=100_000)
-    args = parser.parse_args()
+def measure(tickets: list[dict[str, Any]], layout: str) -> dict[str, Any]:
+    """Drain `tickets` with one worker in `layout`, on a fresh SQLite database."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/relay.db"
         migrate.upgrade(url)
         settings = Settings(database_url=url, data_dir=Path(tmp), log_json=False)
         database = Database(url)
-        learning.load_classifier(database, settings)
-        tickets = synthetic(list(demo.corpus_tickets()), args.records)
+        learning.load_classifier(database, settings)  # also empties the structuring memo
+        matching.forget()  # nothing kept from the layout measured before
         load_inbox(database, tickets)
+        helper = PrepareHelper.start(settings) if layout == "helper" else None
+        if layout == "helper" and helper is None:
+            raise SystemExit("could not start the helper process")
+        worker = Worker(database, settings, helper=helper)
         rss_before = rss_mb()
-        seconds, samples = drain(Worker(database, settings), args.records)
+        seconds, samples = drain(worker, len(tickets))
+        worker.close()
         database.dispose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = {
-        "records": args.records,
+    return {
+        "layout": layout,
+        "records": len(tickets),
         "seconds": round(seconds, 1),
-        "records_per_second": round(args.records / seconds, 1),
+        "records_per_second": round(len(tickets) / seconds, 1),
         "rss_mb_before_worker": round(rss_before, 1),
-        "peak_rss_mb": round(peak, 1),
         "rss_mb_every_10k": [round(mb, 1) for _, mb in samples],
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--layout", choices=("helper", "in-process", "both"), default="both")
+    args = parser.parse_args()
+    tickets = synthetic(list(demo.corpus_tickets()), args.records)
+    layouts = ("helper", "in-process") if args.layout == "both" else (args.layout,)
+    runs = [measure(tickets, layout) for layout in layouts]
+    result: dict[str, Any] = {
+        "runs": runs,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "helper_peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
+    }
+    if len(runs) == 2:
+        result["helper_vs_in_process"] = round(
+            runs[0]["records_per_second"] / runs[1]["records_per_second"], 2
+        )
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
