@@ -26,7 +26,7 @@ from service.db import Database, chunked, utcnow
 from service.inbox.models import EventStatus, InboxEvent
 from service.metrics import EVENT_LAG, EVENTS_PROCESSED
 from service.worker.context import running_with
-from service.worker.helper import PrepareHelper, Results, events_in
+from service.worker.helper import Balance, PrepareHelper, Request, Results, events_in
 from service.worker.registry import (
     PermanentFailure,
     RetryAfter,
@@ -138,14 +138,21 @@ class Worker:
         """
         claims = self._ahead if self._ahead is not None else self._claim()
         self._ahead = None
-        offloaded = self._offload(claims) if claims else set()
-        for part in chunked([c for c in claims if c.task not in offloaded], SLICE):
+        by_helper = self._offload(claims) if claims else frozenset()
+        own = [c for c in claims if c.id not in by_helper]
+        started = time.perf_counter()
+        for part in chunked(own, SLICE):
             with self._pacer.paced():  # per slice: a big claim stays in short steps
                 self._prepare(part)
+        prepared = time.perf_counter()
         remaining = claims
         while remaining:
             with self._pacer.paced():
                 remaining = self._handle_chunk(remaining, stop)
+        if self._helper is not None:
+            balance = self._helper.balance
+            balance.prepared_here(prepared - started, sum(1 for c in own if portable_for(c.task)))
+            balance.wrote(time.perf_counter() - prepared, len(claims))
         return len(claims)
 
     def close(self) -> None:
@@ -166,20 +173,21 @@ class Worker:
                 lease_seconds=self.settings.worker_lease_seconds,
             )
 
-    def _offload(self, claims: list[Claim]) -> set[str]:
+    def _offload(self, claims: list[Claim]) -> frozenset[str]:
         """Install the helper's preparation of `claims` and set it to work on the next
-        claim; the tasks it prepared (none without a working helper)."""
+        claim; the ids of the events it prepared (none without a working helper)."""
         helper = self._helper
         if helper is None or not helper.alive:
-            return set()
+            return frozenset()
         if not helper.busy:  # the first claim of a run: nothing was sent ahead
-            helper.submit(_portable_request(claims))
-        results = helper.receive()
+            helper.submit(_helper_request(claims, helper.balance))
+        prepared = helper.receive()
         if helper.alive:
             self._ahead = self._claim()
             if self._ahead:
-                helper.submit(_portable_request(self._ahead))
-        return _install(results)
+                helper.submit(_helper_request(self._ahead, helper.balance))
+        _install(prepared.results)
+        return prepared.event_ids
 
     def run_schedules(self, now: datetime | None = None) -> None:
         """Enqueue the jobs due by the clock (the weekly digest...), one transaction each;
@@ -327,19 +335,22 @@ class Worker:
         EVENTS_PROCESSED.labels(claim.task, "quarantined" if parked else "retry").inc()
 
 
-def _portable_request(claims: Sequence[Claim]) -> list[tuple[str, list[str]]]:
-    """The claims of tasks with a portable preparer, by task, for the helper."""
-    by_task = _by_task(claims, task=lambda c: c.task)
-    return [(name, [c.id for c in group]) for name, group in by_task.items() if portable_for(name)]
+def _helper_request(claims: Sequence[Claim], balance: Balance) -> Request:
+    """The helper's share of the claims with a portable preparer, by task."""
+    portable = [c for c in claims if portable_for(c.task)]
+    share = portable[: balance.helper_share(len(portable))]
+    return [
+        (name, [c.id for c in group])
+        for name, group in _by_task(share, task=lambda c: c.task).items()
+    ]
 
 
-def _install(results: Results) -> set[str]:
-    """Keep the helper's results for the handlers; the tasks they cover."""
+def _install(results: Results) -> None:
+    """Keep the helper's results for the handlers."""
     for task_name, result in results:
         portable = portable_for(task_name)
         if portable is not None:
             portable.install(result)
-    return {task_name for task_name, _ in results}
 
 
 def _by_task(items: Sequence[T], *, task: Callable[[T], str]) -> dict[str, list[T]]:

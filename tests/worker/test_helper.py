@@ -21,7 +21,7 @@ from service.inbox.models import EventStatus, InboxEvent
 from service.inbox.writer import store_events
 from service.structuring import pipeline
 from service.themes import matching
-from service.worker.helper import PrepareHelper
+from service.worker.helper import Balance, PrepareHelper
 from service.worker.runner import Worker
 
 TICKETS = 40
@@ -157,3 +157,37 @@ def test_no_helper_is_forked_beside_other_threads(settings: Settings) -> None:
     finally:
         release.set()
         other.join()
+
+
+def test_the_helper_takes_the_share_that_lets_both_finish_together() -> None:
+    balance = Balance()
+    assert balance.helper_share(10) == 5  # nothing measured: alike
+    balance.helper_took(seconds=2.0, events=1000)  # 2 ms an event
+    balance.prepared_here(seconds=2.0, events=1000)  # 2 ms here too
+    balance.wrote(seconds=1.0, events=1000)  # writing: 1 ms
+    # helper 2k = 1n + 2(n - k)  ->  k = 3n / 4
+    assert balance.helper_share(400) == 300
+    balance.wrote(seconds=40.0, events=1000)  # writing became the slow part
+    assert balance.helper_share(400) == 400
+    assert balance.helper_share(0) == 0
+
+
+def test_events_the_helper_was_not_given_are_prepared_by_the_worker(
+    db: Database, settings: Settings, helper: PrepareHelper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = without_helper(settings)
+    monkeypatch.setattr(Balance, "helper_share", lambda self, count: count // 4)
+    prepared_here: list[str] = []
+    original = matching.prepare
+
+    def prepare_here(items: Any) -> Any:
+        prepared_here.extend(i.subject for i in items)
+        return original(items)
+
+    monkeypatch.setattr(matching, "prepare", prepare_here)
+    settings = settings.model_copy(update={"worker_batch_size": 16})
+    events = store_corpus(db)
+
+    assert drain(Worker(db, settings, helper=helper)) == events
+    assert events // 2 <= len(prepared_here) < events  # three quarters here, the rest not
+    assert outcome(db) == expected
