@@ -44,6 +44,3 @@ class Memo(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._results.clear()
-
-    def __len__(self) -> int:
-        return len(self._results)
