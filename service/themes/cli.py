@@ -52,6 +52,9 @@ def evaluate(
     known: Annotated[
         bool, typer.Option(help="evaluate known themes then similarity (out of fold, slow)")
     ] = True,
+    new_themes: Annotated[
+        bool, typer.Option(help="evaluate themes the model never learned (held out whole)")
+    ] = True,
     seed: Annotated[
         int, typer.Option(help="how the tickets are dealt into folds (figures vary with it)")
     ] = 0,
@@ -74,6 +77,14 @@ def evaluate(
             + ", ".join(f"{t:.3f}" for t in outcome.thresholds)
             + f"; on all tickets {outcome.whole_corpus_threshold:.3f} "
             f"(shipped {known_themes.CONFIDENCE:.3f})"
+        )
+    if new_themes:
+        fresh = themes_service.evaluate_new_themes(seed=seed)
+        typer.echo(
+            f"new themes (each fold of labelled themes held out whole, seed {seed}; pairs "
+            f"with a held-out ticket): pairwise precision {fresh.precision:.3f}, "
+            f"recall {fresh.recall:.3f}; {fresh.recognised} of {fresh.tickets} held-out "
+            "ticket(s) taken for a known theme"
         )
     precision, recall, found = themes_service.evaluate_corpus()
     typer.echo(

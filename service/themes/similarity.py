@@ -708,13 +708,41 @@ def cluster(records: Iterable[RecordFeatures], *, threshold: float | None = None
 
 def pairwise(truth: list[str | None], predicted: list[int]) -> tuple[float, float]:
     """Pairwise precision and recall of "same theme" (records with no true theme pair with none)."""
-    both = Counter((t, p) for t, p in zip(truth, predicted, strict=True) if t is not None)
-    true_pairs = _pairs(Counter(t for t in truth if t is not None).values())
-    predicted_pairs = _pairs(Counter(predicted).values())
-    agreed = _pairs(both.values())
-    precision = agreed / predicted_pairs if predicted_pairs else 1.0
-    recall = agreed / true_pairs if true_pairs else 1.0
-    return precision, recall
+    return PairCounts.of(truth, predicted).scores()
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Pairs of records put together (`predicted`), truly together (`true`), and both."""
+
+    agreed: int
+    predicted: int
+    true: int
+
+    @classmethod
+    def of(cls, truth: list[str | None], predicted: list[int]) -> PairCounts:
+        both = Counter((t, p) for t, p in zip(truth, predicted, strict=True) if t is not None)
+        return cls(
+            agreed=_pairs(both.values()),
+            predicted=_pairs(Counter(predicted).values()),
+            true=_pairs(Counter(t for t in truth if t is not None).values()),
+        )
+
+    def __add__(self, other: PairCounts) -> PairCounts:
+        return PairCounts(
+            self.agreed + other.agreed, self.predicted + other.predicted, self.true + other.true
+        )
+
+    def __sub__(self, other: PairCounts) -> PairCounts:
+        return PairCounts(
+            self.agreed - other.agreed, self.predicted - other.predicted, self.true - other.true
+        )
+
+    def scores(self) -> tuple[float, float]:
+        """(precision, recall); 1.0 where there is no pair to judge."""
+        precision = self.agreed / self.predicted if self.predicted else 1.0
+        recall = self.agreed / self.true if self.true else 1.0
+        return precision, recall
 
 
 def _pairs(sizes: Iterable[int]) -> int:

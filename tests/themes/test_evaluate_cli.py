@@ -1,10 +1,17 @@
-"""`relay themes evaluate`: the known-themes figures, for the fold seed asked."""
+"""`relay themes evaluate`: the known-themes and new-themes figures, for the fold seed asked,
+and the pair counting behind the new-themes figures."""
 
 from __future__ import annotations
 
+from itertools import combinations
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from service.themes import known, similarity
 from service.themes import service as themes
 from service.themes.cli import themes_app
 
@@ -28,11 +35,67 @@ def test_the_seed_reaches_the_evaluation_and_no_theme_is_reported(
             whole_corpus_threshold=0.225,
         )
 
+    def evaluate_new_themes(*, seed: int = 0) -> themes.NewThemesEvaluation:
+        seeds.append(seed)
+        return themes.NewThemesEvaluation(precision=0.25, recall=0.5, tickets=220, recognised=87)
+
     monkeypatch.setattr(themes, "evaluate_known", evaluate_known)
+    monkeypatch.setattr(themes, "evaluate_new_themes", evaluate_new_themes)
     result = CliRunner().invoke(
         themes_app, ["evaluate", "--no-sweep", "--no-held-out", "--seed", "3"]
     )
     assert result.exit_code == 0, result.output
-    assert seeds == [3]
+    assert seeds == [3, 3]
+    assert "pairwise precision 0.250, recall 0.500; 87 of 220 held-out" in result.output
     assert "seed 3): pairwise precision 0.750, recall 0.800" in result.output
     assert '"no theme" most likely for 20 ticket(s), 15 of them theme-less' in result.output
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 4), st.booleans()),
+        max_size=30,
+    )
+)
+def test_pairs_with_a_held_out_record_are_all_pairs_less_those_without_one(
+    rows: list[tuple[str | None, int, bool]],
+) -> None:
+    truth = [t for t, _, _ in rows]
+    predicted = [p for _, p, _ in rows]
+    kept = [i for i, (_, _, held_out) in enumerate(rows) if not held_out]
+    counted = similarity.PairCounts.of(truth, predicted) - similarity.PairCounts.of(
+        [truth[i] for i in kept], [predicted[i] for i in kept]
+    )
+    pairs = [
+        (i, j)
+        for i, j in combinations(range(len(rows)), 2)
+        if rows[i][2] or rows[j][2]  # at least one held out
+    ]
+    same_truth = {(i, j) for i, j in pairs if truth[i] is not None and truth[i] == truth[j]}
+    same_predicted = {(i, j) for i, j in pairs if predicted[i] == predicted[j]}
+    assert counted == similarity.PairCounts(
+        agreed=len(same_truth & same_predicted),
+        predicted=len(same_predicted),
+        true=len(same_truth),
+    )
+
+
+def test_each_labelled_theme_is_missing_whole_from_exactly_one_training_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trained_on: list[set[str]] = []
+    train = known.KnownThemes.train
+
+    def spy(documents: Any, keys: Any, **options: Any) -> known.KnownThemes:
+        trained_on.append({k for k in keys if k is not None})
+        return train(documents, keys, **options)
+
+    monkeypatch.setattr(known.KnownThemes, "train", staticmethod(spy))
+    outcome = themes.evaluate_new_themes(folds=5, seed=1)
+
+    labelled = {t["labels"]["theme"] for t in similarity.load_corpus()} - {None}
+    assert len(trained_on) == 5
+    for theme in labelled:  # a theme is either wholly in a training set or wholly out
+        assert sum(theme not in keys for keys in trained_on) == 1
+    assert 0.0 <= outcome.precision <= 1.0 and 0.0 <= outcome.recall <= 1.0
+    assert outcome.tickets == 220

@@ -39,7 +39,7 @@ def test_the_chosen_threshold_balances_precision_and_recall() -> None:
 
 def test_the_evaluate_command_reports_the_figures() -> None:
     result = CliRunner().invoke(
-        themes_app, ["evaluate", "--no-sweep", "--no-held-out", "--no-known"]
+        themes_app, ["evaluate", "--no-sweep", "--no-held-out", "--no-known", "--no-new-themes"]
     )
     assert result.exit_code == 0
     assert "pairwise precision 0.566, recall 0.577" in result.output
