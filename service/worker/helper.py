@@ -191,6 +191,8 @@ def _serve(connection: Connection, settings: Settings) -> None:
             started = time.perf_counter()
             results = compute(database, settings, request)
             connection.send((results, time.perf_counter() - started))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the worker is gone: nobody to answer
     finally:
         database.dispose()
 

@@ -3,6 +3,8 @@ the records come out exactly as without it, and losing it loses nothing."""
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from service.inbox.models import EventStatus, InboxEvent
 from service.inbox.writer import store_events
 from service.structuring import pipeline
 from service.themes import matching
+from service.worker import helper as helper_module
 from service.worker.helper import Balance, PrepareHelper
 from service.worker.runner import Worker
 
@@ -191,3 +194,15 @@ def test_events_the_helper_was_not_given_are_prepared_by_the_worker(
     assert drain(Worker(db, settings, helper=helper)) == events
     assert events // 2 <= len(prepared_here) < events  # three quarters here, the rest not
     assert outcome(db) == expected
+
+
+def test_a_helper_whose_worker_is_gone_stops_without_a_traceback(settings: Settings) -> None:
+    worker_end, helper_end = multiprocessing.Pipe()
+    worker_end.send([])  # a request, then the worker is gone before the answer
+    worker_end.close()
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        helper_module._serve(helper_end, settings)  # returns: nobody to answer
+    finally:
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
