@@ -105,7 +105,7 @@ def worker(
 
 
 def _prepare_helper(settings: Settings) -> PrepareHelper | None:
-    from service.worker.helper import PrepareHelper  # imports the task modules
+    from service.worker.helper import PrepareHelper  # imported when a worker starts
 
     if not settings.worker_prepare_process or (os.cpu_count() or 1) < 2:
         return None

@@ -252,10 +252,9 @@ class Worker:
 
     def _load_slice(self, session: Session, claims: list[Claim]) -> dict[str, InboxEvent]:
         """The claims' events, and what their tasks' loaders read for them."""
-        query = select(InboxEvent).where(InboxEvent.id.in_([c.id for c in claims]))
-        events = {event.id: event for event in session.scalars(query)}
-        self._run_loaders(session, [events[c.id] for c in claims if c.id in events])
-        return events
+        events = events_in(session, [c.id for c in claims])
+        self._run_loaders(session, events)
+        return {event.id: event for event in events}
 
     def _run_loaders(self, session: Session, events: list[InboxEvent]) -> None:
         by_task = _by_task([e for e in events if self._still_mine(e)], task=lambda e: e.task)

@@ -49,6 +49,12 @@ def store_corpus(database: Database, count: int = TICKETS) -> int:
     return len(events)
 
 
+def with_status(database: Database, status: EventStatus) -> list[InboxEvent]:
+    with database.session() as session:
+        query = select(InboxEvent).where(InboxEvent.status == status)
+        return list(session.scalars(query))
+
+
 def drain(worker: Worker) -> int:
     total = 0
     while handled := worker.run_once():
@@ -117,19 +123,14 @@ def test_the_claim_taken_ahead_is_handed_back_when_the_worker_closes(
     worker = Worker(db, settings.model_copy(update={"worker_batch_size": 5}), helper=helper)
 
     assert worker.run_once() == 5
-    with db.session() as session:
-        held = session.scalars(
-            select(InboxEvent).where(InboxEvent.status == EventStatus.PROCESSING)
-        ).all()
-        assert len(held) == 5 and {e.locked_by for e in held} == {worker.name}
+    held = with_status(db, EventStatus.PROCESSING)
+    assert len(held) == 5 and {e.locked_by for e in held} == {worker.name}
     worker.close()
 
-    with db.session() as session:
-        statuses = [e.status for e in session.scalars(select(InboxEvent))]
-        attempts = {e.attempts for e in session.scalars(select(InboxEvent)) if e.handled_at is None}
-    assert statuses.count(EventStatus.HANDLED) == 5
-    assert statuses.count(EventStatus.PENDING) == events - 5
-    assert attempts == {0}  # handed back as if never claimed
+    pending = with_status(db, EventStatus.PENDING)
+    assert len(with_status(db, EventStatus.HANDLED)) == 5
+    assert len(pending) == events - 5
+    assert {e.attempts for e in pending} == {0}  # handed back as if never claimed
     assert not helper.alive
 
 
@@ -144,11 +145,7 @@ def test_a_helper_that_dies_costs_time_not_events(
 
     assert 4 + drain(worker) == events
     assert not helper.alive
-    with db.session() as session:
-        handled = session.scalars(
-            select(InboxEvent).where(InboxEvent.status == EventStatus.HANDLED)
-        ).all()
-    assert len(handled) == events
+    assert len(with_status(db, EventStatus.HANDLED)) == events
 
 
 def test_no_helper_is_forked_beside_other_threads(settings: Settings) -> None:
