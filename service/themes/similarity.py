@@ -30,12 +30,11 @@ import base64
 import heapq
 import itertools
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -142,6 +141,15 @@ class RecordFeatures:
     def code_keys(self) -> frozenset[str]:
         """The record's codes and their catalogue families (what codes are matched on)."""
         return frozenset(key for code in self.error_codes for key in code_keys(code))
+
+    @cached_property
+    def arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The vector as (indices, weights) arrays, in its order (what profiles add)."""
+        n = len(self.vector)
+        return (
+            np.fromiter(self.vector.keys(), dtype=np.int64, count=n),
+            np.fromiter(self.vector.values(), dtype=np.float64, count=n),
+        )
 
     def vector_json(self) -> dict[str, str]:
         """The vector as stored on a membership (see `pack_weights`)."""
@@ -332,12 +340,22 @@ def load_corpus(path: Path = CORPUS_PATH) -> list[dict[str, Any]]:
     return sorted(tickets, key=lambda t: (t["created_at"], t["id"]))
 
 
-@dataclass
+_NO_INDICES: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+_NO_WEIGHTS: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
+
+
+@dataclass(eq=False)  # identity: numpy arrays have no plain equality
 class Profile:
-    """A theme as matching sees it: centroid sum and counts of its members' fields."""
+    """A theme as matching sees it: centroid sum and counts of its members' fields.
+
+    The centroid is kept as two arrays (feature indices in ascending order, and their
+    weights): every member added to a big theme merges ~120 features into ~300 and prunes
+    back to the strongest, a few vector operations on arrays (a Python walk over a dict
+    before), and the cut is deterministic: of equal weights, the lower index stays. The
+    arrays are replaced, never changed in place, so a copy may share them.
+    """
 
     count: int = 0
-    centroid: dict[int, float] = field(default_factory=dict)
     areas: Counter[str] = field(default_factory=Counter)
     methods: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
@@ -346,24 +364,23 @@ class Profile:
     statuses: Counter[str] = field(default_factory=Counter)
     terms: Counter[str] = field(default_factory=Counter)
     norm: float = 0.0
+    _indices: npt.NDArray[np.int64] = field(default_factory=lambda: _NO_INDICES, repr=False)
+    _weights: npt.NDArray[np.float64] = field(default_factory=lambda: _NO_WEIGHTS, repr=False)
     _feature_keys: frozenset[str] | None = field(default=None, repr=False, compare=False)
     _index_keys: frozenset[str] | None = field(default=None, repr=False, compare=False)
-    _arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None = field(
-        default=None, repr=False, compare=False
-    )
+
+    @property
+    def centroid(self) -> dict[int, float]:
+        """The centroid as {feature index: weight}, ascending by index."""
+        return dict(zip(self._indices.tolist(), self._weights.tolist(), strict=True))
 
     def add(self, features: RecordFeatures, sign: int = 1) -> None:
-        """Add (sign=1) or remove (sign=-1) one member: O(features), amortised."""
+        """Add (sign=1) or remove (sign=-1) one member: O(features)."""
         self.count = max(0, self.count + sign)
-        centroid, square = self.centroid, self.norm * self.norm
-        for i, w in features.vector.items():
-            old = centroid.get(i, 0.0)
-            centroid[i] = new = old + sign * w
-            square += new * new - old * old
-        self.norm = math.sqrt(max(square, 0.0))
-        self._arrays = None
+        indices, weights = features.arrays
+        self._merge(indices, weights if sign > 0 else -weights)
         self._count(features, sign)
-        if sign < 0 or len(centroid) > CENTROID_FEATURES:
+        if sign < 0 or len(self._indices) > CENTROID_FEATURES:
             self._prune()
         if self.count <= REKEY_UNTIL or self.count % REKEY_UNTIL == 0:
             self._feature_keys = None  # small themes change fast; big ones now and then
@@ -371,8 +388,9 @@ class Profile:
             self._index_keys = None
 
     def copy(self) -> Profile:
-        """An independent copy."""
-        twin = Profile(count=self.count, centroid=dict(self.centroid), norm=self.norm)
+        """An independent copy (the centroid arrays are shared: never changed in place)."""
+        twin = Profile(count=self.count, norm=self.norm)
+        twin._indices, twin._weights = self._indices, self._weights
         for name in _COUNTERS:
             setattr(twin, name, Counter(getattr(self, name)))
         return twin
@@ -380,12 +398,21 @@ class Profile:
     def absorb(self, other: Profile) -> None:
         """Add every member of `other` (a merge)."""
         self.count += other.count
-        for i, w in other.centroid.items():
-            self.centroid[i] = self.centroid.get(i, 0.0) + w
+        self._merge(other._indices, other._weights)
         for name in _COUNTERS:
             getattr(self, name).update(getattr(other, name))
-        self._arrays = self._feature_keys = self._index_keys = None
+        self._feature_keys = self._index_keys = None
         self._prune()
+
+    def _merge(self, indices: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]) -> None:
+        # Summed per index in input order (the centroid's weight first, then the addend).
+        merged, where = np.unique(np.concatenate([self._indices, indices]), return_inverse=True)
+        sums = np.bincount(where, weights=np.concatenate([self._weights, weights]))
+        self._set(merged, sums.astype(np.float64))
+
+    def _set(self, indices: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]) -> None:
+        self._indices, self._weights = indices, weights
+        self.norm = float(np.sqrt(np.dot(weights, weights)))
 
     def _count(self, features: RecordFeatures, sign: int) -> None:
         pairs: list[tuple[Counter[str], Iterable[str]]] = [
@@ -397,38 +424,27 @@ class Profile:
             (self.statuses, [str(s) for s in features.http_statuses]),
             (self.terms, features.terms),
         ]
-        for counter, keys in pairs:
-            counter.update({k: sign for k in keys})
-            if sign < 0:
-                for key in [k for k, c in counter.items() if c <= 0]:
+        for counter, keys in pairs:  # each key once per record (they come from sets)
+            for key in keys:
+                counter[key] += sign
+                if counter[key] <= 0:
                     del counter[key]
         if len(self.terms) > 2 * THEME_TERMS:
             self.terms = Counter(dict(most_common(self.terms, THEME_TERMS)))
 
     def _prune(self) -> None:
         # Removing members can leave dust; a big theme keeps only its strongest features.
-        indices, weights = self._as_arrays()
+        # Equal weights (common: a record's rare n-grams share one idf) keep the lower index.
+        indices, weights = self._indices, self._weights
         keep = np.nonzero(weights > 1e-9)[0] if self.count else np.zeros(0, dtype=np.int64)
         if len(keep) > CENTROID_FEATURES:
-            top = np.argpartition(-weights[keep], CENTROID_FEATURES - 1)[:CENTROID_FEATURES]
-            keep = np.sort(keep[top])
-        indices, weights = indices[keep], weights[keep]
-        self.centroid = dict(zip(indices.tolist(), weights.tolist(), strict=True))
-        self.norm = float(np.sqrt(np.dot(weights, weights)))
-        self._arrays = (indices, weights)
+            strongest = np.lexsort((indices[keep], -weights[keep]))[:CENTROID_FEATURES]
+            keep = np.sort(keep[strongest])
+        self._set(indices[keep], weights[keep])
 
     def arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """The centroid as (indices, weights) arrays, built once per change (for scoring)."""
-        if self._arrays is None:
-            self._arrays = self._as_arrays()
-        return self._arrays
-
-    def _as_arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        n = len(self.centroid)
-        return (
-            np.fromiter(self.centroid.keys(), dtype=np.int64, count=n),
-            np.fromiter(self.centroid.values(), dtype=np.float64, count=n),
-        )
+        """The centroid as (indices ascending, weights) arrays (for scoring; read-only)."""
+        return self._indices, self._weights
 
     def index_keys(self) -> frozenset[str]:
         """The inverted-index keys this theme is found by: its strongest features and codes.
@@ -436,7 +452,7 @@ class Profile:
         Big themes are re-keyed when their centroid is pruned, not on every member.
         """
         if self._feature_keys is None:
-            strongest = _strongest(self.centroid, INDEX_FEATURES)
+            strongest = _strongest(self._indices, self._weights, INDEX_FEATURES)
             self._feature_keys = frozenset(f"f:{i}" for i in strongest)
             self._index_keys = None
         if self._index_keys is None:
@@ -463,28 +479,33 @@ class Profile:
 
     def centroid_json(self) -> dict[str, str]:
         """The centroid, as stored in `Theme.centroid` (see `pack_weights`)."""
-        return pack_weights(self.centroid)
+        return _pack(self._indices, self._weights)
 
     @classmethod
     def from_json(cls, signature: Mapping[str, Any], centroid: Mapping[str, Any]) -> Profile:
         """A profile from its stored form."""
-        profile = cls(count=int(signature.get("count", 0)), centroid=unpack_weights(centroid))
+        profile = cls(count=int(signature.get("count", 0)))
+        indices, weights = _unpack(centroid)
+        order = np.argsort(indices, kind="stable")  # stored before 0.7.0 in any order
+        profile._set(indices[order], weights[order])
         for name in _COUNTERS:
             setattr(profile, name, Counter(signature.get(name, {})))
         if "families" not in signature:  # stored before families were kept: derive them
             profile.families = Counter(
                 {key: n for code, n in profile.codes.items() for key in code_keys(code)}
             )
-        profile.norm = math.sqrt(sum(w * w for w in profile.centroid.values()))
         return profile
 
 
 _COUNTERS = ("areas", "methods", "categories", "codes", "families", "statuses", "terms")
 
 
-def _strongest(weights: Mapping[int, float], n: int) -> list[int]:
-    # Highest weight first; equal weights: lower index first (deterministic, C-speed).
-    return [-i for _, i in heapq.nlargest(n, [(w, -i) for i, w in weights.items()])]
+def _strongest(
+    indices: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], n: int
+) -> list[int]:
+    # Highest weight first; equal weights: lower index first (deterministic).
+    strongest: list[int] = indices[np.lexsort((indices, -weights))[:n]].tolist()
+    return strongest
 
 
 def most_common(counter: Mapping[str, int], n: int) -> list[tuple[str, int]]:
@@ -507,22 +528,34 @@ def pack_weights(weights: Mapping[int, float]) -> dict[str, str]:
     float32 keeps ~7 significant digits, more than matching uses.
     """
     n = len(weights)
-    indices = np.fromiter(weights.keys(), dtype=np.int32, count=n)
-    values = np.fromiter(weights.values(), dtype=np.float32, count=n)
+    indices = np.fromiter(weights.keys(), dtype=np.int64, count=n)
+    return _pack(indices, np.fromiter(weights.values(), dtype=np.float64, count=n))
+
+
+def _pack(indices: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]) -> dict[str, str]:
     return {
-        "i": base64.b64encode(indices.tobytes()).decode("ascii"),
-        "w": base64.b64encode(values.tobytes()).decode("ascii"),
+        "i": base64.b64encode(indices.astype(np.int32).tobytes()).decode("ascii"),
+        "w": base64.b64encode(weights.astype(np.float32).tobytes()).decode("ascii"),
     }
 
 
 def unpack_weights(stored: Mapping[str, Any]) -> dict[int, float]:
     """Weights from their stored form: packed (`pack_weights`) or, as stored before
     0.5.0, an object of {"index": weight}."""
+    indices, weights = _unpack(stored)
+    return dict(zip(indices.tolist(), weights.tolist(), strict=True))
+
+
+def _unpack(stored: Mapping[str, Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     if isinstance(stored.get("i"), str) and isinstance(stored.get("w"), str):
         indices = np.frombuffer(base64.b64decode(stored["i"]), dtype=np.int32)
-        values = np.frombuffer(base64.b64decode(stored["w"]), dtype=np.float32)
-        return dict(zip(indices.tolist(), values.astype(np.float64).tolist(), strict=True))
-    return {int(i): float(w) for i, w in stored.items()}
+        weights = np.frombuffer(base64.b64decode(stored["w"]), dtype=np.float32)
+        return indices.astype(np.int64), weights.astype(np.float64)
+    n = len(stored)
+    return (
+        np.fromiter((int(i) for i in stored), dtype=np.int64, count=n),
+        np.fromiter((float(w) for w in stored.values()), dtype=np.float64, count=n),
+    )
 
 
 @dataclass(frozen=True)
@@ -562,10 +595,11 @@ def score(features: RecordFeatures, theme_id: str, profile: Profile) -> Match:
     families = tuple(sorted(k for k in features.code_keys & profile.families.keys() if ":" in k))
     statuses = tuple(sorted({str(s) for s in features.http_statuses} & profile.statuses.keys()))
     terms = tuple(t for t in features.terms if t in profile.terms)
+    cosine = _cosine(features, profile)
     return Match(
         theme_id,
-        fit(features, profile),
-        _cosine(features.vector, profile),
+        fit(features, profile, cosine),
+        cosine,
         profile.areas.get(features.product_area, 0) / n,
         profile.methods.get(features.payment_method or "", 0) / n,
         profile.categories.get(features.category, 0) / n,
@@ -579,7 +613,7 @@ def score(features: RecordFeatures, theme_id: str, profile: Profile) -> Match:
 def fit(features: RecordFeatures, profile: Profile, cosine: float | None = None) -> float:
     """The weighted score of the module docstring (the hot path: no explanation built)."""
     n = max(profile.count, 1)
-    total = W_TEXT * (_cosine(features.vector, profile) if cosine is None else cosine)
+    total = W_TEXT * (_cosine(features, profile) if cosine is None else cosine)
     total += W_AREA * profile.areas.get(features.product_area, 0) / n
     total += W_CATEGORY * profile.categories.get(features.category, 0) / n
     if features.payment_method:
@@ -591,12 +625,16 @@ def fit(features: RecordFeatures, profile: Profile, cosine: float | None = None)
     return total
 
 
-def _cosine(vector: dict[int, float], profile: Profile) -> float:
+def _cosine(features: RecordFeatures, profile: Profile) -> float:
     if not profile.norm:
         return 0.0
-    centroid = profile.centroid
-    # Only shared features contribute; the set intersection runs in C.
-    return sum(vector[i] * centroid[i] for i in vector.keys() & centroid.keys()) / profile.norm
+    # Only shared features contribute: each record feature is looked up in the centroid's
+    # ascending indices.
+    indices, weights = features.arrays
+    centroid, sums = profile.arrays()
+    at = np.minimum(np.searchsorted(centroid, indices), max(len(centroid) - 1, 0))
+    shared = centroid[at] == indices if len(centroid) else np.zeros(0, dtype=bool)
+    return float(np.dot(weights[shared], sums[at[shared]])) / profile.norm
 
 
 class ThemeIndex:

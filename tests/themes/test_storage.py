@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
 from service.db import Database
@@ -114,3 +116,60 @@ def test_a_rebuild_spanning_several_chunks_keeps_every_theme_count_exact(
             "webhook-signature-mismatch",
             "qrph-expiry-timer",
         }
+
+
+def _reference_add(
+    centroid: dict[int, float], count: int, vector: dict[int, float], sign: int
+) -> dict[int, float]:
+    """The centroid rule in plain dicts: sum, then (on removal or when over the limit) keep
+    the strongest positive features, equal weights by lower index."""
+    summed = dict(centroid)
+    for index, weight in vector.items():
+        summed[index] = summed.get(index, 0.0) + sign * weight
+    if sign > 0 and len(summed) <= similarity.CENTROID_FEATURES:
+        return summed
+    positive = [(w, i) for i, w in summed.items() if w > 1e-9 and count]
+    kept = sorted(positive, key=lambda wi: (-wi[0], wi[1]))[: similarity.CENTROID_FEATURES]
+    return {i: w for w, i in kept}
+
+
+_vectors = st.lists(
+    st.dictionaries(
+        st.integers(0, 900),
+        st.sampled_from([0.05, 0.1, 0.2, 0.25, 0.5]),  # few values: many equal weights
+        min_size=1,
+        max_size=120,
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(vectors=_vectors, removed=st.integers(0, 8))
+@settings(max_examples=60, deadline=None)
+def test_a_profile_centroid_follows_the_plain_rule(
+    vectors: list[dict[int, float]], removed: int
+) -> None:
+    # Members added, then some removed again: the centroid, its norm and its order are those
+    # of the rule written out with dicts (ties cut at the limit by the lower index).
+    profile, reference, count = similarity.Profile(), {}, 0
+    steps = [(v, 1) for v in vectors] + [(v, -1) for v in vectors[:removed]]
+    for vector, sign in steps:
+        count = max(0, count + sign)
+        profile.add(_features(vector), sign=sign)
+        reference = _reference_add(reference, count, vector, sign)
+        assert list(profile.centroid) == sorted(reference)
+        assert profile.centroid == pytest.approx(reference, abs=1e-12)
+        assert profile.norm == pytest.approx(sum(w * w for w in reference.values()) ** 0.5)
+
+
+def _features(vector: dict[int, float]) -> similarity.RecordFeatures:
+    return similarity.RecordFeatures(
+        vector=vector,
+        terms=(),
+        product_area="refunds",
+        payment_method=None,
+        category="bug",
+        error_codes=frozenset(),
+        http_statuses=frozenset(),
+    )
