@@ -363,17 +363,33 @@ def _blend(
     char_index: npt.NDArray[np.int64],
     char_weight: npt.NDArray[np.float64],
 ) -> dict[int, float]:
+    # Words whose hashes collide add up. Char n-grams need no merging: they come unique
+    # (`_char_weights`) and hash above every word.
+    word_index, inverse = np.unique(word_index, return_inverse=True)
+    merged = np.bincount(inverse, weights=_unit(word_weight), minlength=len(word_index))
     indices = np.concatenate([word_index, char_index])
-    blended = np.concatenate([_unit(word_weight), CHAR_WEIGHT * _unit(char_weight)])
-    indices, inverse = np.unique(indices, return_inverse=True)
-    weights = np.bincount(inverse, weights=blended).astype(np.float64)
-    order = np.lexsort((indices, -weights))[:RECORD_FEATURES]  # strongest; ties: lower index
+    weights = np.concatenate([merged, CHAR_WEIGHT * _unit(char_weight)])
+    order = _top(indices, weights, RECORD_FEATURES)
     kept = _unit(weights[order])
-    return {int(i): float(w) for i, w in zip(indices[order], kept, strict=True)}
+    return dict(zip(indices[order].tolist(), kept.tolist(), strict=True))
+
+
+def _top(
+    indices: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], count: int
+) -> npt.NDArray[np.int64]:
+    """Positions of the `count` strongest weights, strongest first; ties: lower index."""
+    candidates = np.arange(len(weights))
+    if len(weights) > count:
+        # Only weights at least the count-th largest can make it: sort those alone.
+        cut = np.partition(weights, len(weights) - count)[len(weights) - count]
+        candidates = np.flatnonzero(weights >= cut)
+    order = np.lexsort((indices[candidates], -weights[candidates]))
+    strongest: npt.NDArray[np.int64] = candidates[order][:count]
+    return strongest
 
 
 def _key_terms(tokens: list[str], weights: npt.NDArray[np.float64]) -> tuple[str, ...]:
-    scored = [(float(w), t) for t, w in zip(tokens, weights, strict=True) if not t.isdigit()]
+    scored = [(w, t) for t, w in zip(tokens, weights.tolist(), strict=True) if not t.isdigit()]
     return tuple(t for _, t in heapq.nlargest(RECORD_TERMS, scored))
 
 

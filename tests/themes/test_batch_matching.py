@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.themes import known, matching, similarity
 
@@ -60,6 +65,46 @@ def test_analysing_a_batch_equals_analysing_each_record_alone() -> None:
         expected = reference_char_ngrams(subject) * similarity.SUBJECT_REPEAT
         assert read.char_indices.tolist() == expected + reference_char_ngrams(body)
     assert similarity.analyse([]) == []
+
+
+@given(
+    st.lists(st.integers(0, 5000), min_size=0, max_size=300),
+    st.lists(st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0]), min_size=300, max_size=300),
+    st.integers(1, 60),
+)
+def test_the_strongest_features_are_the_head_of_a_full_sort(
+    raw: list[int], weights: list[float], count: int
+) -> None:
+    indices = np.asarray(list(dict.fromkeys(raw)), dtype=np.int64)  # distinct, any order
+    values = np.asarray(weights[: len(indices)], dtype=np.float64)  # many ties on purpose
+    full = np.lexsort((indices, -values))[:count]
+    assert similarity._top(indices, values, count).tolist() == full.tolist()
+
+
+def reference_blend(
+    word_index: Any, word_weight: Any, char_index: Any, char_weight: Any
+) -> dict[int, float]:
+    """Every feature merged and fully sorted (what `_blend` must equal)."""
+    indices = np.concatenate([word_index, char_index])
+    unit = similarity._unit
+    blended = np.concatenate([unit(word_weight), similarity.CHAR_WEIGHT * unit(char_weight)])
+    indices, inverse = np.unique(indices, return_inverse=True)
+    weights = np.bincount(inverse, weights=blended)
+    order = np.lexsort((indices, -weights))[: similarity.RECORD_FEATURES]
+    return dict(zip(indices[order].tolist(), unit(weights[order]).tolist(), strict=True))
+
+
+def test_blending_a_records_weights_equals_merging_and_sorting_them_all() -> None:
+    for read in similarity.analyse(TEXTS):
+        words = Counter(read.words)
+        parts = (*similarity._word_weights(words, read), *similarity._char_weights(read))
+        assert similarity._blend(*parts) == reference_blend(*parts)
+    # Two words whose hashes collide add up.
+    index, weight = np.array([5, 9, 5]), np.array([1.0, 2.0, 3.0])
+    chars, char_weight = np.array([2**20 + 1]), np.array([1.0])
+    assert similarity._blend(index, weight, chars, char_weight) == reference_blend(
+        index, weight, chars, char_weight
+    )
 
 
 def records() -> list[matching.MatchInput]:
