@@ -33,6 +33,22 @@ T = TypeVar("T")
 Hit = tuple[int, str]  # (offset in the text, value): sorted to give order of first appearance
 
 
+def _may_hold(text: str, *needles: str, any_case: bool = True) -> bool:
+    """Whether `text` may hold one of `needles` (lower case unless `any_case` is False).
+
+    Each pattern below cannot match without one of its literals, so a substring test
+    rules it out before it scans the text position by position. In any case, only ASCII
+    text is ruled on: IGNORECASE also folds a few other letters into ASCII ones (U+017F
+    long s into s, U+212A Kelvin sign into k, U+0130 into i), which `lower()` would miss.
+    """
+    if not any_case:
+        return any(needle in text for needle in needles)
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return any(needle in lowered for needle in needles)
+
+
 def _ordered_unique(hits: Iterable[tuple[int, T]]) -> tuple[T, ...]:
     seen: dict[T, None] = {}
     for _, value in sorted(hits, key=lambda hit: hit[0]):
@@ -101,12 +117,14 @@ def _keyed_code(key: str, separated: bool, token: str) -> bool:
 
 
 def _context_codes(text: str) -> Iterator[Hit]:
-    for match in _KEYED_TOKEN.finditer(text):
+    keyed = _KEYED_TOKEN.finditer(text) if _may_hold(text, "code") else ()
+    for match in keyed:
         key, separator, token = match.group(1).lower(), match.group(2), match.group(3)
         if _keyed_code(key, separator is not None, token):
             yield match.start(3), token
     catalogue = load_catalogue()
-    for match in _PHRASE_TOKEN.finditer(text):
+    phrases = _PHRASE_TOKEN.finditer(text) if _may_hold(text, "with") else ()
+    for match in phrases:
         if catalogue.lookup(match.group(1)) is not None:
             yield match.start(1), match.group(1)
 
@@ -128,10 +146,13 @@ def _quoted_plain_codes(text: str) -> Iterator[Hit]:
 
 def _error_codes(text: str) -> tuple[str, ...]:
     hits: list[Hit] = [(m.start(), m.group(0)) for m in _known_code_pattern().finditer(text)]
-    hits += [(m.start(1), m.group(1)) for m in _PROVIDER_SHAPES.finditer(text)]
-    hits += [(m.start(1), m.group(1)) for m in _FAILED_MESSAGE.finditer(text)]
+    if _may_hold(text, "PY", "FTU", any_case=False):
+        hits += [(m.start(1), m.group(1)) for m in _PROVIDER_SHAPES.finditer(text)]
+    if _may_hold(text, "failed_message", any_case=False):
+        hits += [(m.start(1), m.group(1)) for m in _FAILED_MESSAGE.finditer(text)]
     hits += _context_codes(text)
-    hits += _quoted_plain_codes(text)
+    if _may_hold(text, '"', "'", "`", any_case=False):
+        hits += _quoted_plain_codes(text)
     return _ordered_unique(hits)
 
 
@@ -245,6 +266,8 @@ def _event_types(text: str) -> tuple[str, ...]:
 
 
 def _resource_ids(text: str) -> tuple[str, ...]:
+    if not _may_hold(text, "_", any_case=False):
+        return ()
     return _ordered_unique((m.start(), m.group(0)) for m in _RESOURCE_ID.finditer(text))
 
 
@@ -275,11 +298,14 @@ _LIVEMODE_VALUE = re.compile(
 
 def _environment(text: str, key_modes: frozenset[str]) -> Environment:
     """The mode with more explicit evidence; a tie (or none) is `unknown`."""
-    flags = {"test" if v.lower() == "false" else "live" for v in _LIVEMODE_VALUE.findall(text)}
-    machine = key_modes | flags
-    prose = _BOTH_MODES.sub(" ", text)
-    test = len(_TEST_PROSE.findall(prose)) + ("test" in machine)
-    live = len(_LIVE_PROSE.findall(prose)) + ("live" in machine)
+    values = _LIVEMODE_VALUE.findall(text) if _may_hold(text, "livemode") else []
+    machine = key_modes | {"test" if v.lower() == "false" else "live" for v in values}
+    # What the prose patterns need is looked for in `text`: `prose` only has less.
+    prose = _BOTH_MODES.sub(" ", text) if _may_hold(text, "test", "live") else text
+    said_test = _TEST_PROSE.findall(prose) if _may_hold(text, "test", "sandbox") else []
+    said_live = _LIVE_PROSE.findall(prose) if _may_hold(text, "live") else []
+    test = len(said_test) + ("test" in machine)
+    live = len(said_live) + ("live" in machine)
     if test == live:
         return "unknown"
     return "test" if test > live else "live"

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from service.themes import similarity
 from service.themes.similarity import RecordFeatures
@@ -72,26 +73,34 @@ class KnownMatch:
         return {"known_theme": self.key, "known_confidence": round(self.confidence, 4)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value: compared by identity
 class Document:
     """What the model reads of one record: its words and its structured fields."""
 
-    text: tuple[int, ...]  # hashed word and char n-grams
+    text: npt.NDArray[np.int64]  # hashed word and char n-grams
     fields: tuple[str, ...]
 
 
 def document(
-    *, subject: str, text: str, merchant_name: str | None, features: RecordFeatures
+    *,
+    subject: str,
+    text: str,
+    merchant_name: str | None,
+    features: RecordFeatures,
+    read: similarity.Tokens | None = None,
 ) -> Document:
-    """The model's view of a record (pure; the analyzers are similarity's)."""
-    read = similarity.tokens(subject, text, merchant_name)  # analysed once, with similarity
-    words, chars = read.word_indices, read.char_indices
+    """The model's view of a record (pure; the analyzers are similarity's). `read` is the
+    record's tokens when its batch was already analysed (`similarity.analyse`)."""
+    if read is None:
+        read = similarity.tokens(subject, text, merchant_name)  # analysed once, with similarity
     fields = [f"area:{features.product_area}", f"category:{features.category}"]
     if features.payment_method:
         fields.append(f"method:{features.payment_method}")
     fields += [f"code:{key}" for key in sorted(features.code_keys)]
     fields += [f"status:{status}" for status in sorted(features.http_statuses)]
-    return Document(text=tuple(words.tolist() + chars.tolist()), fields=tuple(fields))
+    return Document(
+        text=np.concatenate([read.word_indices, read.char_indices]), fields=tuple(fields)
+    )
 
 
 def _identity(tokens: Sequence[Any]) -> Sequence[Any]:
@@ -126,7 +135,7 @@ class KnownThemes:
             raise ValueError("known themes need examples of at least two themes")
         text = TfidfVectorizer(analyzer=_identity, sublinear_tf=True)
         fields = TfidfVectorizer(analyzer=_identity)
-        text.fit([d.text for d in documents])
+        text.fit(_texts(documents))
         fields.fit([d.fields for d in documents])
         model = LogisticRegression(C=C, max_iter=1000, class_weight=CLASS_WEIGHT)
         known = cls(model, text, fields, threshold)
@@ -138,7 +147,7 @@ class KnownThemes:
         from scipy.sparse import hstack
         from sklearn.preprocessing import normalize
 
-        text = self._text.transform([d.text for d in documents])
+        text = self._text.transform(_texts(documents))
         fields = self._fields.transform([d.fields for d in documents])
         return normalize(hstack([text, FIELD_WEIGHT * fields]).tocsr())
 
@@ -147,21 +156,16 @@ class KnownThemes:
         probability."""
         if not documents:
             return []
-        if len(documents) == 1:
-            return [self._best_one(documents[0])]
-        probabilities = self._model.predict_proba(self._matrix(documents))
-        top = probabilities.argmax(axis=1)
-        return [
-            KnownMatch(self.keys[int(j)], float(row[j]))
-            for row, j in zip(probabilities, top, strict=True)
-        ]
-
-    def _best_one(self, document: Document) -> KnownMatch:
-        # One record (what attach asks): the same tf-idf, normalisation and softmax as
-        # `best` in numpy, without scikit-learn's per-call validation (~10x cheaper).
+        # The model's tf-idf, normalisation and softmax in numpy, without scikit-learn's
+        # per-call validation (~10x cheaper for the one record attach asks about).
         if self._fast is None:
             self._fast = _FastPath(self)
-        return self._fast.best(document)
+        return self._fast.best(documents)
+
+    def probabilities(self, documents: Sequence[Document]) -> Any:
+        """Every class's probability per document, as scikit-learn computes them (what the
+        fast path is checked against)."""
+        return self._model.predict_proba(self._matrix(documents))
 
     def predict(self, documents: Sequence[Document]) -> list[KnownMatch | None]:
         """The known theme of each document, or None where none fits confidently."""
@@ -187,8 +191,31 @@ class _FastPath:
         self.intercept = np.asarray(model.intercept_, dtype=np.float64)
         self.keys = known.keys
 
-    def best(self, document: Document) -> KnownMatch:
-        found = self.text_columns[np.fromiter(document.text, dtype=np.int64)]
+    def best(self, documents: Sequence[Document]) -> list[KnownMatch]:
+        """The most likely class of each document: its row scored with every other's in
+        one product with the coefficients."""
+        from scipy.sparse import csr_matrix
+
+        rows = [self._row(d) for d in documents]
+        indptr = np.cumsum([0] + [len(columns) for columns, _ in rows])
+        matrix = csr_matrix(
+            (
+                np.concatenate([weights for _, weights in rows]),
+                np.concatenate([columns for columns, _ in rows]),
+                indptr,
+            ),
+            shape=(len(documents), len(self.coef)),
+        )
+        logits = matrix @ self.coef + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        top = probabilities.argmax(axis=1).tolist()
+        return [KnownMatch(self.keys[j], float(probabilities[i, j])) for i, j in enumerate(top)]
+
+    def _row(self, document: Document) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The document's columns and unit-length tf-idf weights (text first, then fields)."""
+        found = self.text_columns[np.asarray(document.text, dtype=np.int64)]
         t_cols, counts = np.unique(found[found >= 0], return_counts=True)
         t_cols, t_tf = t_cols.astype(np.int64), counts.astype(np.float64)
         fields = Counter(c for c in map(self.field_columns.get, document.fields) if c is not None)
@@ -197,14 +224,12 @@ class _FastPath:
         f_tf = np.fromiter(fields.values(), dtype=np.float64, count=len(fields))
         f_w = f_tf * self.field_idf[f_cols] if len(f_cols) else f_tf
         weights = np.concatenate([_unit(t_w), FIELD_WEIGHT * _unit(f_w)])
-        weights = _unit(weights)
-        columns = np.concatenate([t_cols, self.offset + f_cols])
-        logits = weights @ self.coef[columns] + self.intercept
-        logits -= logits.max()
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum()
-        j = int(probabilities.argmax())
-        return KnownMatch(self.keys[j], float(probabilities[j]))
+        return np.concatenate([t_cols, self.offset + f_cols]), _unit(weights)
+
+
+def _texts(documents: Sequence[Document]) -> list[list[int]]:
+    # Python ints for scikit-learn's vocabulary (numpy scalars would key it as np.int64).
+    return [np.asarray(d.text).tolist() for d in documents]
 
 
 def _unit(weights: Any) -> Any:

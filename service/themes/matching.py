@@ -77,7 +77,7 @@ def matching(item: MatchInput) -> Matching:
     """The record's features and recognition (kept from the preparation, or computed)."""
     found = _memo.get(item)
     if found is None:
-        found = _compute(item)
+        (found,) = _compute([item])
         _memo.put_all([(item, found)])
     return found
 
@@ -86,7 +86,8 @@ def prepare(items: Sequence[MatchInput]) -> list[tuple[MatchInput, Matching]]:
     """Compute (and keep) what the batch's records will need; returned to be sent back
     when computed in the helper process."""
     known_already = _memo.found(items)
-    fresh = [(item, _compute(item)) for item in dict.fromkeys(items) if item not in known_already]
+    missing = [item for item in dict.fromkeys(items) if item not in known_already]
+    fresh = list(zip(missing, _compute(missing), strict=True))
     _memo.put_all(fresh)
     return [*known_already.items(), *fresh]
 
@@ -101,8 +102,27 @@ def forget() -> None:
     _memo.clear()
 
 
-def _compute(item: MatchInput) -> Matching:
-    features = similarity.featurize(
+def _compute(items: Sequence[MatchInput]) -> list[Matching]:
+    """Features and recognition of many records: their texts analysed together, once for
+    both, and recognised in one computation."""
+    reads = similarity.analyse([(i.subject, i.text, i.merchant_name) for i in items])
+    features = [_features(item, read) for item, read in zip(items, reads, strict=True)]
+    documents = [
+        known.document(
+            subject=item.subject or "",
+            text=item.text or "",
+            merchant_name=item.merchant_name,
+            features=f,
+            read=read,
+        )
+        for item, f, read in zip(items, features, reads, strict=True)
+    ]
+    recognised = known.default().predict(documents)
+    return [Matching(f, r) for f, r in zip(features, recognised, strict=True)]
+
+
+def _features(item: MatchInput, read: similarity.Tokens) -> RecordFeatures:
+    return similarity.featurize(
         subject=item.subject,
         text=item.text,
         product_area=item.product_area,
@@ -111,11 +131,5 @@ def _compute(item: MatchInput) -> Matching:
         error_codes=item.error_codes,
         http_statuses=item.http_statuses,
         merchant_name=item.merchant_name,
+        read=read,
     )
-    document = known.document(
-        subject=item.subject or "",
-        text=item.text or "",
-        merchant_name=item.merchant_name,
-        features=features,
-    )
-    return Matching(features=features, recognised=known.default().predict([document])[0])

@@ -32,7 +32,7 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from operator import itemgetter
@@ -166,9 +166,13 @@ def featurize(
     error_codes: Iterable[str] = (),
     http_statuses: Iterable[int] = (),
     merchant_name: str | None = None,
+    read: Tokens | None = None,
 ) -> RecordFeatures:
-    """Features of one record (pure: the same input always gives the same features)."""
-    read = tokens(subject, text, merchant_name)
+    """Features of one record (pure: the same input always gives the same features).
+
+    `read` is the record's `tokens` when a batch was already analysed (`analyse`)."""
+    if read is None:
+        read = tokens(subject, text, merchant_name)
     words = Counter(read.words)
     word_index, word_weight = _word_weights(words, read)
     char_index, char_weight = _char_weights(read)
@@ -194,18 +198,34 @@ class Tokens:
     char_indices: npt.NDArray[np.int64]  # hashed char 3-5-grams inside words
 
 
+# What a record's tokens are computed from: its subject, its text and its merchant's name.
+TextOf = tuple[str, str, str | None]
+
+
 @lru_cache(maxsize=16)  # a record is analysed, then read again at once
 def tokens(subject: str, text: str, merchant_name: str | None) -> Tokens:
     """The record's word and char n-gram tokens (pure; arrays are read-only)."""
-    body = _strip_noise(text, merchant_name)
-    subject = _strip_noise(subject, merchant_name)
+    return analyse([(subject, text, merchant_name)])[0]
+
+
+def analyse(texts: Sequence[TextOf]) -> list[Tokens]:
+    """The tokens of many records, the same as `tokens` of each (arrays are read-only).
+
+    The batch is hashed in one pass: a record's arrays are small, so numpy's per-call cost
+    outweighed the arithmetic when records were hashed one at a time."""
+    cleaned = [(_strip_noise(s, name), _strip_noise(t, name)) for s, t, name in texts]
     analyze = _word_analyzer()
-    words = tuple(analyze(subject) * SUBJECT_REPEAT + analyze(body))
-    word_indices = _word_indices(words)
-    char_indices = np.concatenate([_char_indices(subject)] * SUBJECT_REPEAT + [_char_indices(body)])
-    word_indices.setflags(write=False)
-    char_indices.setflags(write=False)
-    return Tokens(words, word_indices, char_indices)
+    words = [tuple(analyze(subject) * SUBJECT_REPEAT + analyze(body)) for subject, body in cleaned]
+    word_indices = _split(*_word_indices_many(words))
+    segments: list[list[str]] = []  # per record: its subject SUBJECT_REPEAT times, its body
+    for subject, body in cleaned:
+        segments += [_content_words(subject)] * SUBJECT_REPEAT + [_content_words(body)]
+    char_indices, segment_bounds = _char_indices_many(segments)
+    record_bounds = segment_bounds[:: SUBJECT_REPEAT + 1]
+    return [
+        Tokens(w, i, c)
+        for w, i, c in zip(words, word_indices, _split(char_indices, record_bounds), strict=True)
+    ]
 
 
 @lru_cache(maxsize=4096)
@@ -227,10 +247,33 @@ def _strip_noise(text: str, merchant_name: str | None) -> str:
     return text
 
 
-def _word_indices(tokens: Iterable[str]) -> npt.NDArray[np.int64]:
+def _word_indices(tokens: Sequence[str]) -> npt.NDArray[np.int64]:
+    return _word_indices_many([tokens])[0]
+
+
+def _word_indices_many(
+    records: Sequence[Sequence[str]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Hashed word tokens of many records, end to end, and where each record's start and
+    end (every distinct token is hashed once: records share most of their words)."""
     murmurhash3_32 = _murmurhash()
-    hashes = [murmurhash3_32(t, seed=0, positive=True) for t in tokens]
-    return np.asarray(hashes, dtype=np.int64) % HASH_SPACE
+    flat = [token for tokens in records for token in tokens]
+    distinct = dict.fromkeys(flat)
+    hashes = [murmurhash3_32(t, seed=0, positive=True) for t in distinct]
+    indices = np.asarray(hashes, dtype=np.int64) % HASH_SPACE
+    code_of = dict(zip(distinct, range(len(distinct)), strict=True))
+    codes = np.fromiter(map(code_of.__getitem__, flat), dtype=np.int64, count=len(flat))
+    bounds = np.cumsum(_sizes(itertools.chain([0], map(len, records))))
+    return indices[codes], bounds
+
+
+def _split(
+    flat: npt.NDArray[np.int64], bounds: npt.NDArray[np.int64]
+) -> list[npt.NDArray[np.int64]]:
+    """Read-only views of `flat` between consecutive bounds."""
+    flat.setflags(write=False)  # shared by every Tokens of the batch
+    ends = bounds.tolist()
+    return [flat[start:end] for start, end in itertools.pairwise(ends)]
 
 
 def _content_words(text: str) -> list[str]:
@@ -241,21 +284,47 @@ def _content_words(text: str) -> list[str]:
 
 def _char_indices(text: str) -> npt.NDArray[np.int64]:
     """Hashed char 3-5-grams inside space-padded content words (like char_wb), vectorised."""
-    words = _content_words(text)
-    if not words:
-        return np.zeros(0, dtype=np.int64)
+    return _char_indices_many([_content_words(text)])[0]
+
+
+def _char_indices_many(
+    segments: Sequence[Sequence[str]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Hashed char n-grams of many texts' content words, end to end, and each text's bounds.
+
+    A text's n-grams come in the order hashing it alone gives: all its 3-grams, then its
+    4-grams, then its 5-grams, each in reading order. Padded words are laid end to end over
+    every text; an n-gram never spans two words, so never two texts either.
+    """
+    words = [w for segment in segments for w in segment]
     padded = "".join(f" {w} " for w in words)
     points = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    word_of = np.repeat(np.arange(len(words)), [len(w) + 2 for w in words])
-    found = [_ngram_hashes(points, word_of, n) for n in range(CHAR_NGRAMS[0], CHAR_NGRAMS[1] + 1)]
-    return HASH_SPACE + np.concatenate(found).astype(np.int64) % HASH_SPACE
+    word_of = np.repeat(np.arange(len(words)), _sizes(len(w) + 2 for w in words))
+    segment_of = np.repeat(np.arange(len(segments)), _sizes(len(s) for s in segments))
+    lengths = range(CHAR_NGRAMS[0], CHAR_NGRAMS[1] + 1)
+    found = [_ngram_hashes(points, word_of, n) for n in lengths]
+    owners = [segment_of[word_of[starts]] for _, starts in found]
+    counts = np.stack([np.bincount(o, minlength=len(segments)) for o in owners], axis=1)
+    first = np.cumsum(counts.ravel()).reshape(counts.shape) - counts  # segment-major, then n
+    hashes = np.empty(int(counts.sum()), dtype=np.uint64)
+    for column, ((found_hashes, _), owner) in enumerate(zip(found, owners, strict=True)):
+        # The k-th n-gram of a segment goes k places after that segment's first n-gram.
+        rank = np.arange(len(owner)) - (np.cumsum(counts[:, column]) - counts[:, column])[owner]
+        hashes[first[owner, column] + rank] = found_hashes
+    bounds = np.cumsum(np.concatenate([[0], counts.sum(axis=1)]))
+    return HASH_SPACE + hashes.astype(np.int64) % HASH_SPACE, bounds
+
+
+def _sizes(sizes: Iterable[int]) -> npt.NDArray[np.int64]:
+    return np.fromiter(sizes, dtype=np.int64)  # an int array even when empty
 
 
 def _ngram_hashes(
     points: npt.NDArray[np.uint64], word_of: npt.NDArray[np.int64], n: int
-) -> npt.NDArray[np.uint64]:
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """Hashes of the n-grams inside a word, and where each starts."""
     if len(points) < n:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     span = len(points) - n + 1
     hashes = np.full(span, n, dtype=np.uint64)
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps on purpose
@@ -265,8 +334,8 @@ def _ngram_hashes(
         hashes *= np.uint64(0xBF58476D1CE4E5B9)
         hashes ^= hashes >> np.uint64(32)
     # An n-gram may not run from one padded word into the next.
-    inside: npt.NDArray[np.uint64] = hashes[word_of[:span] == word_of[n - 1 :]]
-    return inside
+    starts = np.flatnonzero(word_of[:span] == word_of[n - 1 :])
+    return hashes[starts], starts
 
 
 def _word_weights(
@@ -302,17 +371,33 @@ def _blend(
     char_index: npt.NDArray[np.int64],
     char_weight: npt.NDArray[np.float64],
 ) -> dict[int, float]:
+    # Words whose hashes collide add up. Char n-grams need no merging: they come unique
+    # (`_char_weights`) and hash above every word.
+    word_index, inverse = np.unique(word_index, return_inverse=True)
+    merged = np.bincount(inverse, weights=_unit(word_weight), minlength=len(word_index))
     indices = np.concatenate([word_index, char_index])
-    blended = np.concatenate([_unit(word_weight), CHAR_WEIGHT * _unit(char_weight)])
-    indices, inverse = np.unique(indices, return_inverse=True)
-    weights = np.bincount(inverse, weights=blended).astype(np.float64)
-    order = np.lexsort((indices, -weights))[:RECORD_FEATURES]  # strongest; ties: lower index
+    weights = np.concatenate([merged, CHAR_WEIGHT * _unit(char_weight)])
+    order = _top(indices, weights, RECORD_FEATURES)
     kept = _unit(weights[order])
-    return {int(i): float(w) for i, w in zip(indices[order], kept, strict=True)}
+    return dict(zip(indices[order].tolist(), kept.tolist(), strict=True))
+
+
+def _top(
+    indices: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], count: int
+) -> npt.NDArray[np.int64]:
+    """Positions of the `count` strongest weights, strongest first; ties: lower index."""
+    candidates = np.arange(len(weights))
+    if len(weights) > count:
+        # Only weights at least the count-th largest can make it: sort those alone.
+        cut = np.partition(weights, len(weights) - count)[len(weights) - count]
+        candidates = np.flatnonzero(weights >= cut)
+    order = np.lexsort((indices[candidates], -weights[candidates]))
+    strongest: npt.NDArray[np.int64] = candidates[order][:count]
+    return strongest
 
 
 def _key_terms(tokens: list[str], weights: npt.NDArray[np.float64]) -> tuple[str, ...]:
-    scored = [(float(w), t) for t, w in zip(tokens, weights, strict=True) if not t.isdigit()]
+    scored = [(w, t) for t, w in zip(tokens, weights.tolist(), strict=True) if not t.isdigit()]
     return tuple(t for _, t in heapq.nlargest(RECORD_TERMS, scored))
 
 

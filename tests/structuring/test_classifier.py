@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ from service.structuring.classifier import (
     Labels,
     Lexicon,
     _document,
+    _normalize,
+    _prose,
+    _word_grams,
     read_signals,
 )
 from service.structuring.training import (
@@ -88,6 +92,21 @@ def test_predict_many_equals_one_by_one(
 
     assert batch == [classifier.predict(p.subject, p.body, p.extraction) for p in prepared]
     assert classifier.predict_many([]) == []
+
+
+def test_char_gram_counts_are_each_texts_grams_counted(
+    classifier: Classifier, corpus: list[TrainingExample]
+) -> None:
+    chars = classifier.featurizer.chars
+    texts = [_prose(_normalize(f"{t.subject}\n{t.body}")) for t in corpus[:60]] + [""]
+    counts = chars._counts(texts)
+    assert counts.has_canonical_format  # sorted indices, no duplicates
+    for row, text in enumerate(texts):
+        grams = (g for word in text.split() for g in _word_grams(word))
+        expected = Counter(chars.vocabulary[g] for g in grams if g in chars.vocabulary)
+        start, end = counts.indptr[row], counts.indptr[row + 1]
+        assert counts.indices[start:end].tolist() == sorted(expected)
+        assert counts.data[start:end].tolist() == [expected[i] for i in sorted(expected)]
 
 
 def test_training_is_deterministic(classifier: Classifier, corpus: list[TrainingExample]) -> None:

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from service.structuring import extraction
 from service.structuring.extraction import extract
 from service.structuring.redaction import redact_text
 
@@ -265,3 +268,59 @@ def test_redacted_text_gives_the_same_extraction() -> None:
         text = ticket_text(ticket)
         redacted = redact_text(text)
         assert extract(redacted.text, key_modes=redacted.key_modes) == extract(text), ticket["id"]
+
+
+# ------------------------------------------------------------------ substring probes
+
+FRAGMENTS = (
+    "livemode: false",
+    'LiveMode"=true',
+    "test mode",
+    "Test and LIVE",
+    "sandbox",
+    "SANDBOX",
+    "go live",
+    "I live in",
+    "live",
+    "\u017fandbox",
+    "\u212aey",
+    "L\u0130VE",
+    "t\u0131st",
+    "code: card_expired",
+    "CODE=insufficient_funds",
+    "failed with PY0105",
+    "FTUBE002",
+    "Declined WITH sub_code generic_decline",
+    "failed_message: provider_otp_expired",
+    '"CLOSED" ang reason',
+    "'blocked'",
+    "`TF`",
+    "pi_1234567890abcdef",
+    "evt_ABCDEFGHIJKL",
+    "payment.paid",
+    "returned 404",
+    "HTTP 500",
+    "sk_test_abc",
+    "hello",
+    "\n",
+    " ",
+    ".",
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=12), st.sampled_from(["", " ", "\n", ", "]))
+def test_probes_never_change_what_is_extracted(parts: list[str], glue: str) -> None:
+    text = glue.join(parts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(extraction, "_may_hold", lambda *_args, **_kwargs: True)
+        scanned = extract(text)
+    assert extract(text) == scanned
+
+
+def test_probes_never_change_what_is_extracted_from_the_corpus() -> None:
+    texts = [ticket_text(t) for t in tickets()]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(extraction, "_may_hold", lambda *_args, **_kwargs: True)
+        scanned = [extract(text) for text in texts]
+    assert [extract(text) for text in texts] == scanned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from service.themes import known
@@ -16,7 +17,8 @@ _IDS: dict[str, int] = {}
 
 def doc(*words: str, area: str = "other") -> known.Document:
     # Small integers stand in for hashed n-grams: the model only sees columns.
-    return known.Document(text=tuple(_IDS.setdefault(w, len(_IDS)) for w in words), fields=(area,))
+    ids = [_IDS.setdefault(w, len(_IDS)) for w in words]
+    return known.Document(text=np.asarray(ids, dtype=np.int64), fields=(area,))
 
 
 def corpus(refunds: int = 4, payouts: int = 4) -> tuple[list[known.Document], list[str | None]]:
@@ -37,13 +39,15 @@ def test_a_record_most_like_the_theme_less_tickets_is_not_recognised() -> None:
     assert model.predict([refund])[0].key == "refund-stuck"  # type: ignore[union-attr]
 
 
-def test_the_fast_path_agrees_with_the_batch_path_on_no_theme() -> None:
+def test_the_fast_path_agrees_with_scikit_learn_on_no_theme() -> None:
     model = known.KnownThemes.train(*corpus())
     question = doc(*QUESTION, "new")
-    one = model.best([question])[0]  # one document: the numpy fast path
-    both = model.best([question, question])[0]  # several: scikit-learn
-    assert one.key == both.key == known.NO_THEME
-    assert one.confidence == pytest.approx(both.confidence)
+    one = model.best([question])[0]  # the numpy path, one document or many
+    both = model.best([question, question])
+    expected = model.probabilities([question])[0]
+    assert one.key == both[0].key == both[1].key == known.NO_THEME
+    assert model.keys[int(expected.argmax())] == known.NO_THEME
+    assert one.confidence == both[1].confidence == pytest.approx(expected.max(), abs=1e-12)
 
 
 def test_no_theme_is_never_confident_however_probable() -> None:

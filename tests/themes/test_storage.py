@@ -57,7 +57,7 @@ def test_similarity_and_the_known_model_read_one_analysis_of_a_record() -> None:
     info = similarity.tokens.cache_info()
     assert (info.misses, info.hits) == (1, 1)
     read = similarity.tokens(subject, text, None)
-    assert document.text == tuple(read.word_indices.tolist() + read.char_indices.tolist())
+    assert document.text.tolist() == read.word_indices.tolist() + read.char_indices.tolist()
     assert not read.char_indices.flags.writeable  # shared between callers: read-only
 
 
