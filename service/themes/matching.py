@@ -118,6 +118,8 @@ def _compute(items: Sequence[MatchInput]) -> list[Matching]:
         for item, f, read in zip(items, features, reads, strict=True)
     ]
     recognised = known.default().predict(documents)
+    for f in features:
+        f.packed  # noqa: B018 - packed here, where it is prepared, for the writer to store
     return [Matching(f, r) for f, r in zip(features, recognised, strict=True)]
 
 

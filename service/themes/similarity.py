@@ -142,6 +142,17 @@ class RecordFeatures:
         """The record's codes and their catalogue families (what codes are matched on)."""
         return frozenset(key for code in self.error_codes for key in code_keys(code))
 
+    @classmethod
+    def of_arrays(
+        cls, indices: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], **fields: Any
+    ) -> RecordFeatures:
+        """Features whose vector is `indices` and `weights` (strongest first); the arrays
+        are kept as `arrays`, which profiles add, instead of being rebuilt from the dict."""
+        vector = dict(zip(indices.tolist(), weights.tolist(), strict=True))
+        features = cls(vector=vector, **fields)
+        features.__dict__["arrays"] = (indices, weights)  # `arrays`, already known
+        return features
+
     @cached_property
     def arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """The vector as (indices, weights) arrays, in its order (what profiles add)."""
@@ -151,9 +162,15 @@ class RecordFeatures:
             np.fromiter(self.vector.values(), dtype=np.float64, count=n),
         )
 
+    @cached_property
+    def packed(self) -> dict[str, str]:
+        """The vector as stored on a membership (see `pack_weights`); computed once, where
+        the features are prepared (the worker's helper), not by the writer."""
+        return _pack(*self.arrays)
+
     def vector_json(self) -> dict[str, str]:
         """The vector as stored on a membership (see `pack_weights`)."""
-        return pack_weights(self.vector)
+        return self.packed
 
 
 def featurize(
@@ -176,8 +193,8 @@ def featurize(
     words = Counter(read.words)
     word_index, word_weight = _word_weights(words, read)
     char_index, char_weight = _char_weights(read)
-    return RecordFeatures(
-        vector=_blend(word_index, word_weight, char_index, char_weight),
+    return RecordFeatures.of_arrays(
+        *_blend(word_index, word_weight, char_index, char_weight),
         terms=_key_terms(list(words), word_weight),
         product_area=product_area,
         payment_method=payment_method,
@@ -370,7 +387,7 @@ def _blend(
     word_weight: npt.NDArray[np.float64],
     char_index: npt.NDArray[np.int64],
     char_weight: npt.NDArray[np.float64],
-) -> dict[int, float]:
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     # Words whose hashes collide add up. Char n-grams need no merging: they come unique
     # (`_char_weights`) and hash above every word.
     word_index, inverse = np.unique(word_index, return_inverse=True)
@@ -378,8 +395,7 @@ def _blend(
     indices = np.concatenate([word_index, char_index])
     weights = np.concatenate([merged, CHAR_WEIGHT * _unit(char_weight)])
     order = _top(indices, weights, RECORD_FEATURES)
-    kept = _unit(weights[order])
-    return dict(zip(indices[order].tolist(), kept.tolist(), strict=True))
+    return indices[order], _unit(weights[order])
 
 
 def _top(
@@ -523,8 +539,7 @@ class Profile:
         indices, weights = self._indices, self._weights
         keep = np.nonzero(weights > 1e-9)[0] if self.count else np.zeros(0, dtype=np.int64)
         if len(keep) > CENTROID_FEATURES:
-            strongest = np.lexsort((indices[keep], -weights[keep]))[:CENTROID_FEATURES]
-            keep = np.sort(keep[strongest])
+            keep = np.sort(keep[_top(indices[keep], weights[keep], CENTROID_FEATURES)])
         self._set(indices[keep], weights[keep])
 
     def arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -537,8 +552,8 @@ class Profile:
         Big themes are re-keyed when their centroid is pruned, not on every member.
         """
         if self._feature_keys is None:
-            strongest = _strongest(self._indices, self._weights, INDEX_FEATURES)
-            self._feature_keys = frozenset(f"f:{i}" for i in strongest)
+            strongest = self._indices[_top(self._indices, self._weights, INDEX_FEATURES)]
+            self._feature_keys = frozenset(f"f:{i}" for i in strongest.tolist())
             self._index_keys = None
         if self._index_keys is None:
             self._index_keys = self._feature_keys | {f"c:{key}" for key in self.families}
@@ -585,14 +600,6 @@ class Profile:
 _COUNTERS = ("areas", "methods", "categories", "codes", "families", "statuses", "terms")
 
 
-def _strongest(
-    indices: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], n: int
-) -> list[int]:
-    # Highest weight first; equal weights: lower index first (deterministic).
-    strongest: list[int] = indices[np.lexsort((indices, -weights))[:n]].tolist()
-    return strongest
-
-
 def most_common(counter: Mapping[str, int], n: int) -> list[tuple[str, int]]:
     """The `n` most frequent keys, ties in alphabetical order (deterministic)."""
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
@@ -600,7 +607,7 @@ def most_common(counter: Mapping[str, int], n: int) -> list[tuple[str, int]]:
 
 def features_from_json(vector: Mapping[str, Any], **fields: Any) -> RecordFeatures:
     """Features rebuilt from a stored vector and the record's fields."""
-    return RecordFeatures(vector=unpack_weights(vector), **fields)
+    return RecordFeatures.of_arrays(*_unpack(vector), **fields)
 
 
 def pack_weights(weights: Mapping[int, float]) -> dict[str, str]:
