@@ -19,13 +19,16 @@ from tests.themes.test_clustering import QR_EXPIRY, SIGNATURE, SIGNATURE_AGAIN, 
 
 def test_packed_weights_keep_order_and_float32_precision() -> None:
     weights = {7: 0.91234567, 3: -0.5, 2**21 - 1: 1e-7, 0: 0.0}
-    packed = similarity.pack_weights(weights)
+    packed = similarity.pack_weights(
+        np.array(list(weights), dtype=np.int64), np.array(list(weights.values()))
+    )
     assert set(packed) == {"i", "w"} and all(isinstance(v, str) for v in packed.values())
     back = similarity.unpack_weights(packed)
     assert list(back) == list(weights)  # strongest-first order is what the index queries
     for index, weight in weights.items():
         assert back[index] == pytest.approx(weight, rel=1e-6, abs=1e-12)
-    assert similarity.unpack_weights(similarity.pack_weights({})) == {}
+    nothing = similarity.pack_weights(np.zeros(0, dtype=np.int64), np.zeros(0))
+    assert similarity.unpack_weights(nothing) == {}
 
 
 def test_weights_stored_as_objects_before_packing_are_still_read() -> None:
