@@ -37,7 +37,9 @@ def test_the_seed_reaches_the_evaluation_and_no_theme_is_reported(
 
     def evaluate_new_themes(*, seed: int = 0) -> themes.NewThemesEvaluation:
         seeds.append(seed)
-        return themes.NewThemesEvaluation(precision=0.25, recall=0.5, tickets=220, recognised=87)
+        return themes.NewThemesEvaluation(
+            precision=0.25, recall=0.5, tickets=220, recognised=87, in_known=61
+        )
 
     monkeypatch.setattr(themes, "evaluate_known", evaluate_known)
     monkeypatch.setattr(themes, "evaluate_new_themes", evaluate_new_themes)
@@ -47,6 +49,7 @@ def test_the_seed_reaches_the_evaluation_and_no_theme_is_reported(
     assert result.exit_code == 0, result.output
     assert seeds == [3, 3]
     assert "pairwise precision 0.250, recall 0.500; 87 of 220 held-out" in result.output
+    assert "taken for a known theme by the model, 61 ended in one" in result.output
     assert "seed 3): pairwise precision 0.750, recall 0.800" in result.output
     assert '"no theme" most likely for 20 ticket(s), 15 of them theme-less' in result.output
 
@@ -99,3 +102,12 @@ def test_each_labelled_theme_is_missing_whole_from_exactly_one_training_set(
         assert sum(theme not in keys for keys in trained_on) == 1
     assert 0.0 <= outcome.precision <= 1.0 and 0.0 <= outcome.recall <= 1.0
     assert outcome.tickets == 220
+    assert 0 < outcome.in_known <= outcome.tickets
+
+
+def test_a_known_cluster_is_one_its_first_record_was_recognised_into() -> None:
+    hit = known.KnownMatch("payout-delay", 0.9)
+    # cluster 1 formed by similarity; a recognised record (3) joined it later: not known
+    assigned = [0, 0, 1, 1, 2]
+    recognised = [hit, None, None, hit, hit]
+    assert themes.known_clusters(assigned, recognised) == {0, 2}
