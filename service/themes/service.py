@@ -134,6 +134,7 @@ def _touched(session: Session, cache: _Cache, theme_id: str) -> None:
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     session.info.pop("themes_touched", None)
+    session_cache(session, "themes").clear()  # rows now: read again (`_find`) if used again
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -437,7 +438,7 @@ def _new_theme(session: Session, title: str, *, renamed: bool = False) -> Theme:
         daily_counts={},
     )
     session.add(theme)
-    session_cache(session, "new_themes")[theme.id] = theme  # found before it is flushed
+    session_cache(session, "themes")[theme.id] = theme  # found before it is flushed
     _emit(session, "theme.created", f"theme.created:{theme.id}", theme)
     return theme
 
@@ -826,9 +827,17 @@ def get(session: Session, *, theme_id: str) -> Theme:
 
 
 def _find(session: Session, theme_id: str) -> Theme | None:
-    # A worker transaction flushes once, at commit: themes it started are not rows yet.
-    pending: Theme | None = session_cache(session, "new_themes").get(theme_id)
-    return pending or session.get(Theme, theme_id)
+    # The themes this transaction started (a worker transaction flushes once, at commit:
+    # they are not rows yet) or read, held until it commits. The session's identity map
+    # keeps an unchanged row only while something else holds it: a theme a record was
+    # scored against and passed over was read again, a query, for the next record.
+    themes = session_cache(session, "themes")
+    theme: Theme | None = themes.get(theme_id)
+    if theme is None:
+        theme = session.get(Theme, theme_id)
+        if theme is not None:
+            themes[theme_id] = theme
+    return theme
 
 
 def preload(session: Session, *, feedback_ids: Iterable[str], merchant_ids: Iterable[str]) -> None:
@@ -1188,6 +1197,7 @@ def _adopt(session: Session, cache: _Cache, fresh: list[str], before: dict[str, 
         _absorb(session, cache, target, _theme(session, theme_id))
         _save_profile(session, cache, _theme(session, theme_id), Profile())
         session.delete(_theme(session, theme_id))
+        session_cache(session, "themes").pop(theme_id, None)  # gone: `_find` no longer finds it
         claimed.add(old)
     session.flush()
     return len(claimed)
