@@ -121,11 +121,10 @@ def ingest(session: Session, event: InboxEvent) -> str:
     ticket = _ticket(session, event)
     if ticket is None:
         return "ignored: not a ticket event"
-    version = feedback_service.event_version(ticket.occurred_at, event.delivery_key)
     if escalation_inbound.is_relay_issue(ticket):
         # Relay's own Jira issue: its news moves the theme; it is not another merchant report.
         return escalation_inbound.apply(
-            session, ticket=ticket, version=version, settings=worker_settings()
+            session, ticket=ticket, version=_version(ticket, event), settings=worker_settings()
         )
     record = feedback_service.apply_ticket(
         session,
@@ -136,9 +135,16 @@ def ingest(session: Session, event: InboxEvent) -> str:
     theme = themes_service.attach(session, record=record)
     settings = worker_settings()
     if ticket.jira is not None:  # an issue Engineering filed may name a theme or a ticket
+        version = _version(ticket, event)  # the issue's news, ordered like the ticket's
         escalation_inbound.apply(session, ticket=ticket, version=version, settings=settings)
     escalation_service.after_attach(session, record=record, theme=theme, settings=settings)
     return f"feedback {record.id} {ticket.event_type}"
+
+
+def _version(ticket: NormalizedTicket, event: InboxEvent) -> str:
+    # Only Jira news needs it here (most events are merchant reports, which the fold
+    # versions itself): formatting the time was a percent of the writer's time per event.
+    return feedback_service.event_version(ticket.occurred_at, event.delivery_key)
 
 
 for _source in ("zendesk", "jira", "intercom", "freshdesk"):

@@ -17,8 +17,9 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import event, select, update
+from sqlalchemy import Engine, event, select, update
 from sqlalchemy.orm import Session
 
 from service.config import Settings
@@ -137,7 +138,7 @@ class _TypesCache:
         self.by_database: dict[str, tuple[float, frozenset[str]]] = {}
 
     def get(self, session: Session) -> frozenset[str]:
-        database = str(session.get_bind().engine.url)
+        database = _database(session)
         with self.lock:
             found = self.by_database.get(database)
         if found is not None and found[0] > time.monotonic():
@@ -153,6 +154,17 @@ class _TypesCache:
 
 
 _types_cache = _TypesCache()
+# The database an engine is for, as the cache names it: rendering the URL on every emit
+# (every record emits) was a percent of the worker's time.
+_DATABASES: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+
+
+def _database(session: Session) -> str:
+    engine = session.get_bind().engine
+    database = _DATABASES.get(engine)
+    if database is None:
+        database = _DATABASES[engine] = str(engine.url)
+    return database
 
 
 def _subscribed_types(session: Session) -> frozenset[str]:

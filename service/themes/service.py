@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
@@ -134,6 +134,7 @@ def _touched(session: Session, cache: _Cache, theme_id: str) -> None:
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     session.info.pop("themes_touched", None)
+    session_cache(session, "themes").clear()  # rows now: read again (`_find`) if used again
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -309,7 +310,7 @@ def _place(
     if recognised is not None:  # its new text is another known problem
         _leave(session, cache, membership, impact=True)
         return _join_recognised(session, cache, record, features, recognised)
-    found = _best_live(session, cache, features, exclude=[current.id])
+    found = _best_live(session, cache, features, exclude=[current.id]).joined()
     if found is None or found[0].score < fit.score + similarity.MOVE_MARGIN:
         return _refresh(session, cache, record, membership, current, features, fit)
     _leave(session, cache, membership, impact=True)
@@ -322,10 +323,24 @@ def _join_best(
     recognised = _recognise(record)
     if recognised is not None:
         return _join_recognised(session, cache, record, features, recognised)
-    found = _best_live(session, cache, features)
+    found = _best_live(session, cache, features).joined()
     if found is not None:
         return _join(session, cache, record, features, found[1], found[0])
     return _join(session, cache, record, features, _new_theme(session, _title(record)), None)
+
+
+class _Best(NamedTuple):
+    """The record's best match among the cached themes (None: no candidate), and its
+    theme when the record would join it: it fits at the threshold and still takes records."""
+
+    match: Match | None
+    theme: Theme | None
+
+    def joined(self) -> tuple[Match, Theme] | None:
+        """The match and theme to join, or None."""
+        if self.match is None or self.theme is None:
+            return None
+        return self.match, self.theme
 
 
 def _best_live(
@@ -335,17 +350,17 @@ def _best_live(
     exclude: Sequence[str] = (),
     *,
     threshold: float | None = None,
-) -> tuple[Match, Theme] | None:
+) -> _Best:
     """The best theme the record would join (at `threshold`, default JOIN_THRESHOLD) that
-    still takes records, or None."""
+    still takes records, if any, and the best match either way."""
     match = cache.index.best(features, exclude=exclude)
     while match is not None and similarity.joins(match, threshold):
         theme = _find(session, match.theme_id)
         if theme is not None and theme.merged_into is None:
-            return match, theme
+            return _Best(match, theme)
         cache.index.discard(match.theme_id)  # deleted or merged by another process
         match = cache.index.best(features, exclude=exclude)
-    return None
+    return _Best(match, None)
 
 
 def _recognise(record: Feedback) -> known.KnownMatch | None:
@@ -374,9 +389,10 @@ def _join_recognised(
     theme = _known_theme(session, recognised.key)
     if theme is None or not _profile(cache, theme).count:
         return _join_known(session, cache, record, features, recognised)
-    found = _best_live(session, cache, features, threshold=similarity.FORMING_THRESHOLD)
+    best = _best_live(session, cache, features, threshold=similarity.FORMING_THRESHOLD)
+    found = best.joined()
     if found is None or found[1].known_key is not None:
-        return _join_known(session, cache, record, features, recognised)
+        return _join_known(session, cache, record, features, recognised, scored=best.match)
     match, theme = found
     reasons = {**match.reasons(), "known_theme_set_aside": recognised.key}
     return _join(session, cache, record, features, theme, match, reasons=reasons)
@@ -388,9 +404,12 @@ def _join_known(
     record: Feedback,
     features: RecordFeatures,
     recognised: known.KnownMatch,
+    *,
+    scored: Match | None = None,
 ) -> Theme:
     """Join the live theme of the known theme the record is recognised as (started on first
-    need)."""
+    need). `scored` is the record's best match by similarity when known: usually the known
+    theme's own, which is then not computed again."""
     theme = _known_theme(session, recognised.key)
     if theme is None:
         theme = _new_theme(session, _title(record))
@@ -398,7 +417,12 @@ def _join_known(
         session_cache(session, "known_themes")[recognised.key] = theme
         reasons = {"started_theme": True, **recognised.reasons()}
         return _join(session, cache, record, features, theme, None, reasons=reasons)
-    fit = similarity.score(features, theme.id, _profile(cache, theme))
+    profile = _profile(cache, theme)
+    # The best match was scored against the cached profile; the theme row may be at
+    # another version (changed by another process), whose profile is then read from it.
+    fit = scored
+    if fit is None or fit.theme_id != theme.id or cache.index.profiles.get(theme.id) is not profile:
+        fit = similarity.score(features, theme.id, profile)
     reasons = {**fit.reasons(), **recognised.reasons()}
     return _join(session, cache, record, features, theme, fit, reasons=reasons)
 
@@ -437,7 +461,7 @@ def _new_theme(session: Session, title: str, *, renamed: bool = False) -> Theme:
         daily_counts={},
     )
     session.add(theme)
-    session_cache(session, "new_themes")[theme.id] = theme  # found before it is flushed
+    session_cache(session, "themes")[theme.id] = theme  # found before it is flushed
     _emit(session, "theme.created", f"theme.created:{theme.id}", theme)
     return theme
 
@@ -826,9 +850,17 @@ def get(session: Session, *, theme_id: str) -> Theme:
 
 
 def _find(session: Session, theme_id: str) -> Theme | None:
-    # A worker transaction flushes once, at commit: themes it started are not rows yet.
-    pending: Theme | None = session_cache(session, "new_themes").get(theme_id)
-    return pending or session.get(Theme, theme_id)
+    # The themes this transaction started (a worker transaction flushes once, at commit:
+    # they are not rows yet) or read, held until it commits. The session's identity map
+    # keeps an unchanged row only while something else holds it: a theme a record was
+    # scored against and passed over was read again, a query, for the next record.
+    themes = session_cache(session, "themes")
+    theme: Theme | None = themes.get(theme_id)
+    if theme is None:
+        theme = session.get(Theme, theme_id)
+        if theme is not None:
+            themes[theme_id] = theme
+    return theme
 
 
 def preload(session: Session, *, feedback_ids: Iterable[str], merchant_ids: Iterable[str]) -> None:
@@ -1188,6 +1220,7 @@ def _adopt(session: Session, cache: _Cache, fresh: list[str], before: dict[str, 
         _absorb(session, cache, target, _theme(session, theme_id))
         _save_profile(session, cache, _theme(session, theme_id), Profile())
         session.delete(_theme(session, theme_id))
+        session_cache(session, "themes").pop(theme_id, None)  # gone: `_find` no longer finds it
         claimed.add(old)
     session.flush()
     return len(claimed)

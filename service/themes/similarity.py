@@ -35,7 +35,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -448,6 +447,10 @@ def load_corpus(path: Path = CORPUS_PATH) -> list[dict[str, Any]]:
     return sorted(tickets, key=lambda t: (t["created_at"], t["id"]))
 
 
+# An inverted-index key: a centroid feature (int) or a code or code family (str). Features
+# are looked up as the ints they are: building a string per feature was most of a lookup.
+IndexKey = int | str
+
 _NO_INDICES: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 _NO_WEIGHTS: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
 
@@ -474,8 +477,8 @@ class Profile:
     norm: float = 0.0
     _indices: npt.NDArray[np.int64] = field(default_factory=lambda: _NO_INDICES, repr=False)
     _weights: npt.NDArray[np.float64] = field(default_factory=lambda: _NO_WEIGHTS, repr=False)
-    _feature_keys: frozenset[str] | None = field(default=None, repr=False, compare=False)
-    _index_keys: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    _feature_keys: frozenset[int] | None = field(default=None, repr=False, compare=False)
+    _index_keys: frozenset[IndexKey] | None = field(default=None, repr=False, compare=False)
 
     @property
     def centroid(self) -> dict[int, float]:
@@ -553,17 +556,17 @@ class Profile:
         """The centroid as (indices ascending, weights) arrays (for scoring; read-only)."""
         return self._indices, self._weights
 
-    def index_keys(self) -> frozenset[str]:
+    def index_keys(self) -> frozenset[IndexKey]:
         """The inverted-index keys this theme is found by: its strongest features and codes.
 
         Big themes are re-keyed when their centroid is pruned, not on every member.
         """
         if self._feature_keys is None:
             strongest = self._indices[_top(self._indices, self._weights, INDEX_FEATURES)]
-            self._feature_keys = frozenset(f"f:{i}" for i in strongest.tolist())
+            self._feature_keys = frozenset(strongest.tolist())
             self._index_keys = None
         if self._index_keys is None:
-            self._index_keys = self._feature_keys | {f"c:{key}" for key in self.families}
+            self._index_keys = self._feature_keys.union(self.families)
         return self._index_keys
 
     def dominant(self, counter_name: str) -> str | None:
@@ -683,17 +686,36 @@ class Match:
         }
 
 
+@dataclass(frozen=True)
+class _Query:
+    """What scoring reads of a record beyond its fields, derived once for all the themes
+    it is scored against (a record meets up to MAX_CANDIDATES of them)."""
+
+    features: RecordFeatures
+    code_keys: frozenset[str]
+    statuses: frozenset[str]  # its HTTP statuses as profiles count them
+
+    @classmethod
+    def of(cls, features: RecordFeatures) -> _Query:
+        return cls(features, features.code_keys, frozenset(str(s) for s in features.http_statuses))
+
+
 def score(features: RecordFeatures, theme_id: str, profile: Profile) -> Match:
     """The weighted fit of `features` to the theme `profile`, with its reasons."""
+    return _score(_Query.of(features), theme_id, profile)
+
+
+def _score(query: _Query, theme_id: str, profile: Profile) -> Match:
+    features = query.features
     n = max(profile.count, 1)
     codes = tuple(sorted(features.error_codes & profile.codes.keys()))
-    families = tuple(sorted(k for k in features.code_keys & profile.families.keys() if ":" in k))
-    statuses = tuple(sorted({str(s) for s in features.http_statuses} & profile.statuses.keys()))
+    families = tuple(sorted(k for k in query.code_keys & profile.families.keys() if ":" in k))
+    statuses = tuple(sorted(query.statuses & profile.statuses.keys()))
     terms = tuple(t for t in features.terms if t in profile.terms)
     cosine = _cosine(features, profile)
     return Match(
         theme_id,
-        fit(features, profile, cosine),
+        _fit(query, profile, cosine),
         cosine,
         profile.areas.get(features.product_area, 0) / n,
         profile.methods.get(features.payment_method or "", 0) / n,
@@ -707,15 +729,22 @@ def score(features: RecordFeatures, theme_id: str, profile: Profile) -> Match:
 
 def fit(features: RecordFeatures, profile: Profile, cosine: float | None = None) -> float:
     """The weighted score of the module docstring (the hot path: no explanation built)."""
+    return _fit(
+        _Query.of(features), profile, _cosine(features, profile) if cosine is None else cosine
+    )
+
+
+def _fit(query: _Query, profile: Profile, cosine: float) -> float:
+    features = query.features
     n = max(profile.count, 1)
-    total = W_TEXT * (_cosine(features, profile) if cosine is None else cosine)
+    total = W_TEXT * cosine
     total += W_AREA * profile.areas.get(features.product_area, 0) / n
     total += W_CATEGORY * profile.categories.get(features.category, 0) / n
     if features.payment_method:
         total += W_METHOD * profile.methods.get(features.payment_method, 0) / n
-    if not features.code_keys.isdisjoint(profile.families):
+    if not query.code_keys.isdisjoint(profile.families):
         total += W_CODES
-    if features.http_statuses and any(str(s) in profile.statuses for s in features.http_statuses):
+    if not query.statuses.isdisjoint(profile.statuses):
         total += W_STATUS
     return total
 
@@ -732,15 +761,18 @@ def _cosine(features: RecordFeatures, profile: Profile) -> float:
     return float(np.dot(weights[shared], sums[at[shared]])) / profile.norm
 
 
+_NO_POSTING: dict[str, None] = {}
+
+
 class ThemeIndex:
     """Profiles of live themes and an inverted index from key terms and codes to themes."""
 
     def __init__(self) -> None:
         self.profiles: dict[str, Profile] = {}
         self._age: dict[str, int] = {}  # first-seen order: ties go to the older theme
-        self._keys: dict[str, frozenset[str]] = {}
+        self._keys: dict[str, frozenset[IndexKey]] = {}
         # Insertion-ordered (dicts, not sets) so that ties resolve the same way in every run.
-        self._postings: dict[str, dict[str, None]] = {}
+        self._postings: dict[IndexKey, dict[str, None]] = {}
         self._scratch = np.zeros(2 * HASH_SPACE, dtype=np.float64)
 
     def __len__(self) -> int:
@@ -766,7 +798,7 @@ class ThemeIndex:
         self.profiles.pop(theme_id, None)
         self._unpost(theme_id, self._keys.pop(theme_id, frozenset()))
 
-    def _unpost(self, theme_id: str, keys: Iterable[str]) -> None:
+    def _unpost(self, theme_id: str, keys: Iterable[IndexKey]) -> None:
         for key in keys:
             posting = self._postings.get(key)
             if posting is not None:
@@ -776,39 +808,46 @@ class ThemeIndex:
 
     def candidates(self, features: RecordFeatures) -> list[str]:
         """Themes sharing a key term or code with the record, most shared keys first."""
-        hits: Counter[str] = Counter()
-        keys = [f"f:{i}" for i in itertools.islice(features.vector, QUERY_FEATURES)]
-        for key in keys + [f"c:{c}" for c in features.code_keys]:
-            posting = self._postings.get(key, {})
-            if len(posting) <= POSTING_LIMIT:
-                hits.update(posting.keys())
-        # Most shared keys first; equal counts keep posting order (deterministic, C-speed).
-        return [t for t, _ in heapq.nlargest(MAX_CANDIDATES, hits.items(), key=itemgetter(1))]
+        return self._candidates(features, features.code_keys)
+
+    def _candidates(self, features: RecordFeatures, code_keys: frozenset[str]) -> list[str]:
+        keys: Iterable[IndexKey] = itertools.chain(
+            itertools.islice(features.vector, QUERY_FEATURES), code_keys
+        )
+        postings = [self._postings.get(key, _NO_POSTING) for key in keys]
+        hits = Counter(
+            itertools.chain.from_iterable(p for p in postings if len(p) <= POSTING_LIMIT)
+        )
+        # Most shared keys first; equal counts keep posting order (a stable sort, as
+        # heapq.nlargest is: deterministic).
+        return sorted(hits, key=hits.__getitem__, reverse=True)[:MAX_CANDIDATES]
 
     def best(self, features: RecordFeatures, *, exclude: Iterable[str] = ()) -> Match | None:
         """The best-scoring candidate theme, or None when there is no candidate."""
         excluded = set(exclude)
-        ids = [t for t in self.candidates(features) if t not in excluded]
+        query = _Query.of(features)
+        ids = [t for t in self._candidates(features, query.code_keys) if t not in excluded]
         if not ids:
             return None
-        cosines = self._cosines(features.vector, [self.profiles[t] for t in ids])
+        profiles = [self.profiles[t] for t in ids]
+        cosines = self._cosines(features, profiles)
         scored = [
-            (fit(features, self.profiles[t], cosine), -self._age[t], t)
-            for t, cosine in zip(ids, cosines, strict=True)
+            (_fit(query, profile, cosine), -self._age[t], t)
+            for t, profile, cosine in zip(ids, profiles, cosines, strict=True)
         ]
         winner = max(scored)[2]
-        return score(features, winner, self.profiles[winner])
+        return _score(query, winner, self.profiles[winner])
 
-    def _cosines(self, vector: dict[int, float], profiles: list[Profile]) -> list[float]:
+    def _cosines(self, features: RecordFeatures, profiles: list[Profile]) -> list[float]:
         # One numpy pass for all candidates: the record is spread on a dense scratch row,
         # each centroid gathers its features from it, and the products are summed per theme.
-        keys = np.fromiter(vector.keys(), dtype=np.int64, count=len(vector))
-        self._scratch[keys] = np.fromiter(vector.values(), dtype=np.float64, count=len(vector))
+        keys, weights = features.arrays
+        self._scratch[keys] = weights
         arrays = [p.arrays() for p in profiles]
         sizes = np.array([len(a[0]) for a in arrays])
-        products = (
-            np.concatenate([w for _, w in arrays])
-            * self._scratch[np.concatenate([i for i, _ in arrays])]
+        # np.take: fancy indexing's general path cost as much again on this gather.
+        products = np.concatenate([w for _, w in arrays]) * np.take(
+            self._scratch, np.concatenate([i for i, _ in arrays])
         )
         self._scratch[keys] = 0.0
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import numpy as np
@@ -176,3 +177,32 @@ def _features(vector: dict[int, float]) -> similarity.RecordFeatures:
         error_codes=frozenset(),
         http_statuses=frozenset(),
     )
+
+
+def test_a_theme_is_read_once_per_transaction_even_when_nothing_else_holds_it(
+    db: Database,
+) -> None:
+    # The session's identity map lets go of an unchanged row nothing references: a theme
+    # a record was scored against and passed over was read again for the next record.
+    with db.session() as session:
+        theme = themes.attach(session, record=add_record(session, SIGNATURE))
+        assert theme is not None
+        theme_id = theme.id
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM themes" in statement:
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with db.session() as session:
+            themes.get(session, theme_id=theme_id)
+            gc.collect()  # the first read's object is referenced by nothing else now
+            assert themes.get(session, theme_id=theme_id).id == theme_id
+            assert len(statements) == 1
+            session.commit()
+            themes.get(session, theme_id=theme_id)  # a new transaction reads it again
+            assert len(statements) == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
