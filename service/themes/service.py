@@ -214,6 +214,8 @@ def _write_profiles(session: Session, _context: Any, _instances: Any) -> None:
         theme.payment_method = profile.dominant("methods")
         theme.category = profile.dominant("categories")
         theme.error_codes = [code for code, _ in similarity.most_common(profile.codes, 20)]
+        # Made again from the fields just written: the joins' `_derive` read the last flush's.
+        theme.fix_suggested = suggest_fix(theme)[1]
     unsaved.clear()
 
 

@@ -312,6 +312,25 @@ def test_suggested_fix_follows_the_category() -> None:
     assert themes.suggest_fix(friction)[0].value == "tooling"
 
 
+def test_the_stored_fix_suggestion_follows_the_category_written_with_the_profile(
+    db: Database,
+) -> None:
+    # The dominant category is written when the session flushes; the suggestion must be
+    # made from it then, not from whatever the theme held at the record's join (the worker
+    # attaches without autoflush, so nothing is written in between).
+    with db.session() as session:
+        record = add_record(session, SIGNATURE, category="misconfiguration")
+        with session.no_autoflush:
+            theme = themes.attach(session, record=record)
+        assert theme is not None
+        theme_id = theme.id
+    with db.session() as session:
+        stored = session.get(Theme, theme_id)
+        assert stored is not None and stored.category == "misconfiguration"
+        assert stored.fix_suggested == themes.suggest_fix(stored)[1]
+        assert "setup checklist" in stored.fix_suggested
+
+
 def test_trend_and_weekly_counts_follow_the_clock(db: Database) -> None:
     now = datetime.now(UTC)
     with db.session() as session:
