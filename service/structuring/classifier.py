@@ -14,8 +14,10 @@ from __future__ import annotations
 import array
 import functools
 import hashlib
+import itertools
 import math
 import re
+import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -452,6 +454,115 @@ class _CharGrams:
         return {**self.__dict__, "_cache": {}}  # the cache is rebuilt, not stored
 
 
+# scikit-learn's default token pattern, `(?u)\b\w\w+\b`, finds the same tokens: a match
+# of `\w\w+` runs to the end of its word, and a search only resumes mid-word after the
+# word's first letter failed, when the word is one letter long. The leading `\b` only made
+# the engine try every position instead of skipping to the next word character.
+_TOKEN = re.compile(r"\w\w+")
+_SCIKIT_LEARN_WORDS = r"(?u)\b\w\w+\b"
+
+
+class _WordGrams:
+    """The counts `TfidfVectorizer(ngram_range=(1, 2), lowercase=False)` transforms, found
+    with numpy instead of its analyzer's Python loop per n-gram.
+
+    scikit-learn joins every pair of adjacent tokens into a new string and looks each
+    n-gram up in a dict. Here each token is looked up once, as a number (`tokens`: every
+    word of the vocabulary, alone or in a pair), and the batch's pairs of numbers are
+    found among the vocabulary's in one sorted search. The vectorizer's own tf-idf step
+    then weighs the counts, so the features are the same, bit for bit (the tests check
+    it). Built from a fitted vectorizer, never stored: the saved model keeps the
+    vectorizer as it was.
+    """
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self.vectorizer = vectorizer
+        self.width = len(vectorizer.vocabulary_)
+        grams = [(gram.split(" "), column) for gram, column in vectorizer.vocabulary_.items()]
+        self.tokens: dict[str, int] = {}
+        for words, _ in grams:
+            for word in words:
+                self.tokens.setdefault(word, len(self.tokens))
+        # Column of each token as a word (-1: only seen in pairs), and of each pair, keyed
+        # first * len(tokens) + second, sorted by key.
+        self.word_columns = np.full(len(self.tokens) + 1, -1, dtype=np.int64)  # [-1]: none
+        pairs: dict[int, int] = {}
+        for words, column in grams:
+            ids = [self.tokens[word] for word in words]
+            if len(ids) == 1:
+                self.word_columns[ids[0]] = column
+            else:
+                pairs[ids[0] * len(self.tokens) + ids[1]] = column
+        self.pair_keys = np.fromiter(sorted(pairs), dtype=np.int64, count=len(pairs))
+        self.pair_columns = np.fromiter(
+            (pairs[key] for key in self.pair_keys.tolist()), dtype=np.int64, count=len(pairs)
+        )
+
+    @staticmethod
+    def handles(vectorizer: TfidfVectorizer) -> bool:
+        """Whether `vectorizer` is configured as `_Featurizer` makes it (older artifacts of
+        the same schema are; anything else is left to scikit-learn)."""
+        expected = {
+            "analyzer": "word",
+            "ngram_range": (1, 2),
+            "token_pattern": _SCIKIT_LEARN_WORDS,
+            "lowercase": False,
+            "preprocessor": None,
+            "tokenizer": None,
+            "stop_words": None,
+            "strip_accents": None,
+            "input": "content",
+            "binary": False,
+            "dtype": np.float64,
+        }
+        params = vectorizer.get_params()
+        return all(params.get(name) == value for name, value in expected.items())
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """What `vectorizer.transform(texts)` returns."""
+        return self.vectorizer._tfidf.transform(self._counts(texts), copy=False)
+
+    def _counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        words = [_TOKEN.findall(text) for text in texts]
+        sizes = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        flat = itertools.chain.from_iterable(words)
+        unknown = itertools.repeat(-1)
+        ids = np.fromiter(map(self.tokens.get, flat, unknown), dtype=np.int64, count=sizes.sum())
+        rows = np.repeat(np.arange(len(texts)), sizes)
+        word_columns = self.word_columns[ids]  # id -1 reads the trailing -1
+        is_word = word_columns >= 0
+        columns, hit_rows = [word_columns[is_word]], [rows[is_word]]
+        if len(self.pair_keys) and len(ids) > 1:
+            first, second = ids[:-1], ids[1:]
+            keys = first * len(self.tokens) + second
+            at = np.minimum(np.searchsorted(self.pair_keys, keys), len(self.pair_keys) - 1)
+            paired = (first >= 0) & (second >= 0) & (rows[:-1] == rows[1:])
+            is_pair = paired & (self.pair_keys[at] == keys)
+            columns.append(self.pair_columns[at[is_pair]])
+            hit_rows.append(rows[:-1][is_pair])
+        found = np.concatenate(columns)
+        shape = (len(texts), self.width)
+        counts = sparse.csr_matrix(
+            (np.ones(len(found)), (np.concatenate(hit_rows), found)), shape=shape
+        )
+        counts.sum_duplicates()  # sorts each row's columns too
+        return counts
+
+
+# Per fitted vectorizer (held weakly: a replaced model's goes with it).
+_WORD_GRAMS: weakref.WeakKeyDictionary[TfidfVectorizer, _WordGrams] = weakref.WeakKeyDictionary()
+
+
+def _word_tfidf(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sparse.csr_matrix:
+    """`vectorizer.transform(texts)`, through `_WordGrams` when it handles the vectorizer."""
+    grams = _WORD_GRAMS.get(vectorizer)
+    if grams is None:
+        if not _WordGrams.handles(vectorizer):
+            return vectorizer.transform(texts)
+        grams = _WORD_GRAMS[vectorizer] = _WordGrams(vectorizer)
+    return grams.transform(texts)
+
+
 def _cue_features(signals: Signals) -> dict[str, float]:
     """Lexicon hits and extraction outputs as named features."""
     features: dict[str, float] = {}
@@ -566,9 +677,9 @@ class _Featurizer:
         """
         text_weights, cue_weight = BLOCK_WEIGHTS[:3], BLOCK_WEIGHTS[3]
         blocks = [
-            self.words.transform([d.text for d in documents]),
+            _word_tfidf(self.words, [d.text for d in documents]),
             self.chars.transform([d.prose for d in documents]),
-            self.subject.transform([d.subject for d in documents]),
+            _word_tfidf(self.subject, [d.subject for d in documents]),
         ]
         text = [b if w == 1.0 else w * b for w, b in zip(text_weights, blocks, strict=True)]
         cues = sparse.csr_matrix(self.cues.transform([d.cues for d in documents]))
