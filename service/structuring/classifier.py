@@ -380,6 +380,13 @@ _LONG_NUMBER = re.compile(r"\d[\d,.]{3,}")
 _CODE_BLOCK = re.compile(r"```.*?(```|$)|^(?: {4}|\t).*$", re.DOTALL | re.MULTILINE)
 
 
+def _may_hold_code(text: str) -> bool:
+    """Whether `text` may hold a fenced block or an indented line, as `_CODE_BLOCK` and
+    `_PASTED` need: substring tests rule most tickets out, where those patterns (a `^`
+    first) would be tried at every position."""
+    return "```" in text or "    " in text or "\t" in text
+
+
 def _normalize(text: str) -> str:
     """Lower case, ids reduced to their prefix, long numbers to one token."""
     text = _RESOURCE_ID.sub(r" \1_id ", text.lower())
@@ -388,7 +395,7 @@ def _normalize(text: str) -> str:
 
 def _prose(text: str) -> str:
     """The text without code blocks and indented logs (noise for character n-grams)."""
-    return _CODE_BLOCK.sub(" ", text)
+    return _CODE_BLOCK.sub(" ", text) if _may_hold_code(text) else text
 
 
 def _word_grams(word: str) -> list[str]:
@@ -587,7 +594,7 @@ def _shape_features(subject: str, body: str) -> dict[str, float]:
     names = [
         f"shape:questions:{min(questions, 2)}",
         f"shape:subject_question:{subject.rstrip().endswith('?')}",
-        f"shape:pasted:{_PASTED.search(body) is not None}",
+        f"shape:pasted:{_may_hold_code(body) and _PASTED.search(body) is not None}",
         f"shape:length:{min(len(body) // 400, 2)}",
     ]
     return dict.fromkeys(names, 1.0)

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from service.structuring import classifier as classifier_module
 from service.structuring import model_store, taxonomy
 from service.structuring.classifier import (
     CATEGORY_CUES,
@@ -23,6 +24,7 @@ from service.structuring.classifier import (
     _document,
     _normalize,
     _prose,
+    _shape_features,
     _word_grams,
     _word_tfidf,
     _WordGrams,
@@ -169,6 +171,19 @@ def test_word_grams_leave_other_vectorizers_to_scikit_learn() -> None:
     assert not _WordGrams.handles(vectorizer)
     texts = ["one two three four"]
     assert _same_matrix(_word_tfidf(vectorizer, texts), vectorizer.transform(texts))
+
+
+CODE_FRAGMENTS = ("```", "``", "    ", "   ", "\t", "\n", " ", "x", "curl -X POST", "?", "\r")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(CODE_FRAGMENTS), max_size=14))
+def test_code_probe_never_changes_prose_or_shape(parts: list[str]) -> None:
+    text = "".join(parts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classifier_module, "_may_hold_code", lambda _text: True)
+        scanned = (_prose(text), _shape_features("subject", text))
+    assert (_prose(text), _shape_features("subject", text)) == scanned
 
 
 def test_training_is_deterministic(classifier: Classifier, corpus: list[TrainingExample]) -> None:
