@@ -33,7 +33,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 
-from service.structuring import taxonomy
+from service.structuring import taxonomy, words
 from service.structuring.catalogue import load_catalogue
 from service.structuring.extraction import Extraction
 
@@ -461,14 +461,6 @@ class _CharGrams:
         return {**self.__dict__, "_cache": {}}  # the cache is rebuilt, not stored
 
 
-# scikit-learn's default token pattern, `(?u)\b\w\w+\b`, finds the same tokens: a match
-# of `\w\w+` runs to the end of its word, and a search only resumes mid-word after the
-# word's first letter failed, when the word is one letter long. The leading `\b` only made
-# the engine try every position instead of skipping to the next word character.
-_TOKEN = re.compile(r"\w\w+")
-_SCIKIT_LEARN_WORDS = r"(?u)\b\w\w+\b"
-
-
 class _WordGrams:
     """The counts `TfidfVectorizer(ngram_range=(1, 2), lowercase=False)` transforms, found
     with numpy instead of its analyzer's Python loop per n-gram.
@@ -487,15 +479,15 @@ class _WordGrams:
         self.width = len(vectorizer.vocabulary_)
         grams = [(gram.split(" "), column) for gram, column in vectorizer.vocabulary_.items()]
         self.tokens: dict[str, int] = {}
-        for words, _ in grams:
-            for word in words:
+        for parts, _ in grams:
+            for word in parts:
                 self.tokens.setdefault(word, len(self.tokens))
         # Column of each token as a word (-1: only seen in pairs), and of each pair, keyed
         # first * len(tokens) + second, sorted by key.
         self.word_columns = np.full(len(self.tokens) + 1, -1, dtype=np.int64)  # [-1]: none
         pairs: dict[int, int] = {}
-        for words, column in grams:
-            ids = [self.tokens[word] for word in words]
+        for parts, column in grams:
+            ids = [self.tokens[word] for word in parts]
             if len(ids) == 1:
                 self.word_columns[ids[0]] = column
             else:
@@ -512,7 +504,7 @@ class _WordGrams:
         expected = {
             "analyzer": "word",
             "ngram_range": (1, 2),
-            "token_pattern": _SCIKIT_LEARN_WORDS,
+            "token_pattern": words.SCIKIT_LEARN_PATTERN,
             "lowercase": False,
             "preprocessor": None,
             "tokenizer": None,
@@ -530,9 +522,9 @@ class _WordGrams:
         return self.vectorizer._tfidf.transform(self._counts(texts), copy=False)
 
     def _counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        words = [_TOKEN.findall(text) for text in texts]
-        sizes = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        flat = itertools.chain.from_iterable(words)
+        tokens = [words.tokens(text) for text in texts]
+        sizes = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        flat = itertools.chain.from_iterable(tokens)
         unknown = itertools.repeat(-1)
         ids = np.fromiter(map(self.tokens.get, flat, unknown), dtype=np.int64, count=sizes.sum())
         rows = np.repeat(np.arange(len(texts)), sizes)
