@@ -299,20 +299,25 @@ def _resource_ids(text: str) -> tuple[str, ...]:
 # Prose evidence counts per mention; machine evidence (key prefixes, `livemode` values)
 # counts once per mode, so a pasted log repeating a key does not outvote what the
 # merchant says.
-_TEST_PROSE = re.compile(r"(?i)\b(?:test(?:[ -]?mode|[ -]keys?)|sandbox)\b")
+# Like the code patterns, the mode patterns start with their first letter in either case
+# (and U+017F, which IGNORECASE reads as s), the word boundary checked after it and the
+# rest case-blind: a leading `\b` or `(?i)` would make the engine try every position.
+_TEST_PROSE = re.compile(
+    r"[tTsS\u017f](?<!\w.)(?i:(?<=t)est(?:[ -]?mode|[ -]keys?)|(?<=s)andbox)\b"
+)
 _LIVE_PROSE = re.compile(
     # "live" as a mode or a status; not "live chat", "live selling", "I live in",
     # "go live" (an intention, not a state) or the "go-live checklist". The word is
     # matched first and what precedes it looked at after (lookbehinds that run at every
     # position of the text made this the costliest pattern of extraction, 8x slower).
-    r"(?i)\blive\b(?<!\bi live)(?<!\bwe live)(?<!\bthey live)(?<!\byou live)"
+    r"[lL](?<!\w.)(?i:ive\b(?<!\bi live)(?<!\bwe live)(?<!\bthey live)(?<!\byou live)"
     r"(?<!\bgo-live)(?<!\bgo live)"
-    r"(?![ -](?:chat|sell\w*|stream\w*|demo|agent|support|events?|show)\b)"
+    r"(?![ -](?:chat|sell\w*|stream\w*|demo|agent|support|events?|show)\b))"
 )
 # "test and live", "live/test mode": naming both modes is evidence for neither.
 _BOTH_MODES = re.compile(
-    r"(?i)\b(?:test|live)(?:[ -]?mode)?\s*(?:and|or|vs\.?|versus|/|&)\s*"
-    r"(?:test|live)(?:[ -]?mode)?\b"
+    r"[tTlL](?<!\w.)(?i:(?<=t)est|(?<=l)ive)(?i:(?:[ -]?mode)?\s*(?:and|or|vs\.?|versus|/|&)\s*"
+    r"(?:test|live)(?:[ -]?mode)?\b)"
 )
 _LIVEMODE_VALUE = re.compile(
     r"(?i)\blivemode[\"']?\s*(?:[:=]|\bis\b|\bwas\b)?\s*[\"']?(true|false)\b"

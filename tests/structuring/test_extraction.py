@@ -361,6 +361,16 @@ _REFERENCE_RANGE = re.compile(
     r"(?<![\w.,₱$#/])([1-5]\d\d)\s*(?:\u2013|\u2014|-|to)\s*([1-5]\d\d)(?!\d|[.,]\d)"
 )
 _REFERENCE_PROVIDER = re.compile(r"(?<![A-Za-z0-9_])(PY\d{4}|FTU[A-Z]{2}\d{3})(?![A-Za-z0-9_])")
+_REFERENCE_TEST_PROSE = re.compile(r"(?i)\b(?:test(?:[ -]?mode|[ -]keys?)|sandbox)\b")
+_REFERENCE_LIVE_PROSE = re.compile(
+    r"(?i)\blive\b(?<!\bi live)(?<!\bwe live)(?<!\bthey live)(?<!\byou live)"
+    r"(?<!\bgo-live)(?<!\bgo live)"
+    r"(?![ -](?:chat|sell\w*|stream\w*|demo|agent|support|events?|show)\b)"
+)
+_REFERENCE_BOTH_MODES = re.compile(
+    r"(?i)\b(?:test|live)(?:[ -]?mode)?\s*(?:and|or|vs\.?|versus|/|&)\s*"
+    r"(?:test|live)(?:[ -]?mode)?\b"
+)
 
 
 def _reference_names(not_after: str, names: Sequence[str], end: str) -> re.Pattern[str]:
@@ -379,6 +389,9 @@ def _reference_pairs() -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
         (extraction._NUMBER, _REFERENCE_NUMBER),
         (extraction._RANGE, _REFERENCE_RANGE),
         (extraction._PROVIDER_SHAPES, _REFERENCE_PROVIDER),
+        (extraction._TEST_PROSE, _REFERENCE_TEST_PROSE),
+        (extraction._LIVE_PROSE, _REFERENCE_LIVE_PROSE),
+        (extraction._BOTH_MODES, _REFERENCE_BOTH_MODES),
         (
             extraction._known_code_pattern(),
             _reference_names("[A-Za-z0-9_]", codes, extraction._IDENT_END),
@@ -396,6 +409,8 @@ LITERAL_FRAGMENTS = (
     *("insufficient_funds_x", "payment.paid", "link.payment.paid", "payment.paid.", "qr.paid"),
     *("payment_intent.succeeded", ".payment.failed", "SYSTEM_ERROR", "system_error"),
     *(" ", "\n", ".", ",", "/", "#", "x", "_", "é", "\u2013"),
+    *("test", "TEST", "t\u0130st", "Test mode", "test-keys", "sandbox", "\u017fANDBOX", "live"),
+    *("L\u0130VE", "LIVE", "i live", "go-live", "live chat", " and ", "/", "vs.", "mode"),
 )
 
 
