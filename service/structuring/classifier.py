@@ -839,7 +839,7 @@ class Classifier:
 
     def _combine(self, signals: Signals, model: dict[str, tuple[str | None, float]]) -> Labels:
         """Per label: a remembered correction, else a decisive rule, else the model."""
-        remembered = self.corrections.get(text_key(signals.subject, signals.body), {})
+        remembered = self._corrected(signals)
         decisions = decide(signals)
         chosen: dict[str, tuple[str | None, float]] = {}
         for label in LABEL_NAMES:
@@ -857,6 +857,13 @@ class Classifier:
             confidence={label: value[1] for label, value in chosen.items()},
             model_version=self.model_version,
         )
+
+    def _corrected(self, signals: Signals) -> dict[str, str | None]:
+        """The corrections remembered for this exact text. Keying the text is half of what
+        `_combine` costs (~7 us a ticket), and is skipped when the model remembers none."""
+        if not self.corrections:
+            return {}
+        return self.corrections.get(text_key(signals.subject, signals.body), {})
 
 
 def _allowed(label: str, classes: Sequence[str], signals: Sequence[Signals]) -> Any:
