@@ -518,7 +518,9 @@ class _WordGrams:
         return all(params.get(name) == value for name, value in expected.items())
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """What `vectorizer.transform(texts)` returns."""
+        """What `vectorizer.transform(texts)` returns: its counts weighed by `_tfidf`, the
+        fitted transformer `TfidfVectorizer.transform` applies (private, but the tests
+        compare the two on every run, so a scikit-learn that changes it is caught)."""
         return self.vectorizer._tfidf.transform(self._counts(texts), copy=False)
 
     def _counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
