@@ -189,16 +189,23 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# Compiled once: these run for every event normalized (re's own cache costs a lookup per call).
+_DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+_EPOCH_TEXT = re.compile(r"\d+(\.\d+)?")
+_LABEL_SEPARATORS = re.compile(r"[\s\-]+")
+
+
 def parse_iso8601(value: str) -> datetime | None:
     """An ISO-8601 date-time (`Z`, `+05:30` or `+0530`, 9 fractional digits) in UTC, or None."""
     text = value.strip()
     # A bare date is refused like any other time-less rendering (see parse_timestamp).
-    if not re.match(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
+    if not _DATE_TIME_START.match(text):
         return None
     # fromisoformat (3.11) accepts the forms the vendors send: Jira's `+0530`, Zendesk's
     # 9 fractional digits, `Z`. Trim long fractions ourselves anyway so the behaviour does
     # not hinge on interpreter details.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    text = _LONG_FRACTION.sub(r"\1", text)
     try:
         return as_utc(datetime.fromisoformat(text))
     except ValueError:
@@ -227,7 +234,7 @@ def parse_timestamp(value: object, epoch_unit: Literal["s", "ms"] = "s") -> date
         return from_epoch(value, epoch_unit) if value > 0 else None
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
+        if _EPOCH_TEXT.fullmatch(text):
             return parse_timestamp(float(text), epoch_unit)
         return parse_iso8601(text)
     return None
@@ -358,7 +365,7 @@ StatusT = TypeVar("StatusT", bound=str)
 
 def vocabulary_key(value: str) -> str:
     """A vendor label folded for table lookup: "On-hold", "ON HOLD" and "on_hold" agree."""
-    return re.sub(r"[\s\-]+", "_", value.strip().casefold())
+    return _LABEL_SEPARATORS.sub("_", value.strip().casefold())
 
 
 def lookup(value: str | None, table: Mapping[str, StatusT]) -> StatusT | None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import array
 import functools
 import hashlib
+import itertools
 import math
 import re
+import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 
-from service.structuring import taxonomy
+from service.structuring import taxonomy, words
 from service.structuring.catalogue import load_catalogue
 from service.structuring.extraction import Extraction
 
@@ -378,6 +380,13 @@ _LONG_NUMBER = re.compile(r"\d[\d,.]{3,}")
 _CODE_BLOCK = re.compile(r"```.*?(```|$)|^(?: {4}|\t).*$", re.DOTALL | re.MULTILINE)
 
 
+def _may_hold_code(text: str) -> bool:
+    """Whether `text` may hold a fenced block or an indented line, as `_CODE_BLOCK` and
+    `_PASTED` need: substring tests rule most tickets out, where those patterns (a `^`
+    first) would be tried at every position."""
+    return "```" in text or "    " in text or "\t" in text
+
+
 def _normalize(text: str) -> str:
     """Lower case, ids reduced to their prefix, long numbers to one token."""
     text = _RESOURCE_ID.sub(r" \1_id ", text.lower())
@@ -386,7 +395,7 @@ def _normalize(text: str) -> str:
 
 def _prose(text: str) -> str:
     """The text without code blocks and indented logs (noise for character n-grams)."""
-    return _CODE_BLOCK.sub(" ", text)
+    return _CODE_BLOCK.sub(" ", text) if _may_hold_code(text) else text
 
 
 def _word_grams(word: str) -> list[str]:
@@ -452,6 +461,109 @@ class _CharGrams:
         return {**self.__dict__, "_cache": {}}  # the cache is rebuilt, not stored
 
 
+class _WordGrams:
+    """The counts `TfidfVectorizer(ngram_range=(1, 2), lowercase=False)` transforms, found
+    with numpy instead of its analyzer's Python loop per n-gram.
+
+    scikit-learn joins every pair of adjacent tokens into a new string and looks each
+    n-gram up in a dict. Here each token is looked up once, as a number (`tokens`: every
+    word of the vocabulary, alone or in a pair), and the batch's pairs of numbers are
+    found among the vocabulary's in one sorted search. The vectorizer's own tf-idf step
+    then weighs the counts, so the features are the same, bit for bit (the tests check
+    it). Built from a fitted vectorizer, never stored: the saved model keeps the
+    vectorizer as it was.
+    """
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self.vectorizer = vectorizer
+        self.width = len(vectorizer.vocabulary_)
+        grams = [(gram.split(" "), column) for gram, column in vectorizer.vocabulary_.items()]
+        self.tokens: dict[str, int] = {}
+        for parts, _ in grams:
+            for word in parts:
+                self.tokens.setdefault(word, len(self.tokens))
+        # Column of each token as a word (-1: only seen in pairs), and of each pair, keyed
+        # first * len(tokens) + second, sorted by key.
+        self.word_columns = np.full(len(self.tokens) + 1, -1, dtype=np.int64)  # [-1]: none
+        pairs: dict[int, int] = {}
+        for parts, column in grams:
+            ids = [self.tokens[word] for word in parts]
+            if len(ids) == 1:
+                self.word_columns[ids[0]] = column
+            else:
+                pairs[ids[0] * len(self.tokens) + ids[1]] = column
+        self.pair_keys = np.fromiter(sorted(pairs), dtype=np.int64, count=len(pairs))
+        self.pair_columns = np.fromiter(
+            (pairs[key] for key in self.pair_keys.tolist()), dtype=np.int64, count=len(pairs)
+        )
+
+    @staticmethod
+    def handles(vectorizer: TfidfVectorizer) -> bool:
+        """Whether `vectorizer` is configured as `_Featurizer` makes it (older artifacts of
+        the same schema are; anything else is left to scikit-learn)."""
+        expected = {
+            "analyzer": "word",
+            "ngram_range": (1, 2),
+            "token_pattern": words.SCIKIT_LEARN_PATTERN,
+            "lowercase": False,
+            "preprocessor": None,
+            "tokenizer": None,
+            "stop_words": None,
+            "strip_accents": None,
+            "input": "content",
+            "binary": False,
+            "dtype": np.float64,
+        }
+        params = vectorizer.get_params()
+        return all(params.get(name) == value for name, value in expected.items())
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """What `vectorizer.transform(texts)` returns: its counts weighed by `_tfidf`, the
+        fitted transformer `TfidfVectorizer.transform` applies (private, but the tests
+        compare the two on every run, so a scikit-learn that changes it is caught)."""
+        return self.vectorizer._tfidf.transform(self._counts(texts), copy=False)
+
+    def _counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        tokens = [words.tokens(text) for text in texts]
+        sizes = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        flat = itertools.chain.from_iterable(tokens)
+        unknown = itertools.repeat(-1)
+        ids = np.fromiter(map(self.tokens.get, flat, unknown), dtype=np.int64, count=sizes.sum())
+        rows = np.repeat(np.arange(len(texts)), sizes)
+        word_columns = self.word_columns[ids]  # id -1 reads the trailing -1
+        is_word = word_columns >= 0
+        columns, hit_rows = [word_columns[is_word]], [rows[is_word]]
+        if len(self.pair_keys) and len(ids) > 1:
+            first, second = ids[:-1], ids[1:]
+            keys = first * len(self.tokens) + second
+            at = np.minimum(np.searchsorted(self.pair_keys, keys), len(self.pair_keys) - 1)
+            paired = (first >= 0) & (second >= 0) & (rows[:-1] == rows[1:])
+            is_pair = paired & (self.pair_keys[at] == keys)
+            columns.append(self.pair_columns[at[is_pair]])
+            hit_rows.append(rows[:-1][is_pair])
+        found = np.concatenate(columns)
+        shape = (len(texts), self.width)
+        counts = sparse.csr_matrix(
+            (np.ones(len(found)), (np.concatenate(hit_rows), found)), shape=shape
+        )
+        counts.sum_duplicates()  # sorts each row's columns too
+        return counts
+
+
+# Per fitted vectorizer (held weakly: a replaced model's goes with it).
+_WORD_GRAMS: weakref.WeakKeyDictionary[TfidfVectorizer, _WordGrams] = weakref.WeakKeyDictionary()
+
+
+def _word_tfidf(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sparse.csr_matrix:
+    """`vectorizer.transform(texts)`, through `_WordGrams` when it handles the vectorizer."""
+    grams = _WORD_GRAMS.get(vectorizer)
+    if grams is None:
+        if not _WordGrams.handles(vectorizer):
+            return vectorizer.transform(texts)
+        grams = _WORD_GRAMS[vectorizer] = _WordGrams(vectorizer)
+    return grams.transform(texts)
+
+
 def _cue_features(signals: Signals) -> dict[str, float]:
     """Lexicon hits and extraction outputs as named features."""
     features: dict[str, float] = {}
@@ -476,7 +588,7 @@ def _shape_features(subject: str, body: str) -> dict[str, float]:
     names = [
         f"shape:questions:{min(questions, 2)}",
         f"shape:subject_question:{subject.rstrip().endswith('?')}",
-        f"shape:pasted:{_PASTED.search(body) is not None}",
+        f"shape:pasted:{_may_hold_code(body) and _PASTED.search(body) is not None}",
         f"shape:length:{min(len(body) // 400, 2)}",
     ]
     return dict.fromkeys(names, 1.0)
@@ -566,9 +678,9 @@ class _Featurizer:
         """
         text_weights, cue_weight = BLOCK_WEIGHTS[:3], BLOCK_WEIGHTS[3]
         blocks = [
-            self.words.transform([d.text for d in documents]),
+            _word_tfidf(self.words, [d.text for d in documents]),
             self.chars.transform([d.prose for d in documents]),
-            self.subject.transform([d.subject for d in documents]),
+            _word_tfidf(self.subject, [d.subject for d in documents]),
         ]
         text = [b if w == 1.0 else w * b for w, b in zip(text_weights, blocks, strict=True)]
         cues = sparse.csr_matrix(self.cues.transform([d.cues for d in documents]))
@@ -729,7 +841,7 @@ class Classifier:
 
     def _combine(self, signals: Signals, model: dict[str, tuple[str | None, float]]) -> Labels:
         """Per label: a remembered correction, else a decisive rule, else the model."""
-        remembered = self.corrections.get(text_key(signals.subject, signals.body), {})
+        remembered = self._corrected(signals)
         decisions = decide(signals)
         chosen: dict[str, tuple[str | None, float]] = {}
         for label in LABEL_NAMES:
@@ -747,6 +859,13 @@ class Classifier:
             confidence={label: value[1] for label, value in chosen.items()},
             model_version=self.model_version,
         )
+
+    def _corrected(self, signals: Signals) -> dict[str, str | None]:
+        """The corrections remembered for this exact text. Keying the text is half of what
+        `_combine` costs (~7 us a ticket), and is skipped when the model remembers none."""
+        if not self.corrections:
+            return {}
+        return self.corrections.get(text_key(signals.subject, signals.body), {})
 
 
 def _allowed(label: str, classes: Sequence[str], signals: Sequence[Signals]) -> Any:

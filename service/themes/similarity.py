@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from service.structuring import words
 from service.structuring.catalogue import load_catalogue
 
 CORPUS_PATH = (
@@ -105,13 +106,13 @@ def stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS) | TAGALOG_STOP_WORDS | COURTESY_WORDS
 
 
-@lru_cache(maxsize=1)
-def _word_analyzer() -> Callable[[str], list[str]]:
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    words = HashingVectorizer(analyzer="word", ngram_range=(1, 2), stop_words=sorted(stop_words()))
-    analyzer: Callable[[str], list[str]] = words.build_analyzer()
-    return analyzer
+def _word_grams(text: str) -> list[str]:
+    """The text's word 1-2-grams, stop words left out: what scikit-learn's analyzer of
+    `HashingVectorizer(ngram_range=(1, 2), stop_words=stop_words())` gives (the tests check
+    it), without its loop slicing and joining each pair."""
+    stop = stop_words()
+    kept = [token for token in words.tokens(text.lower()) if token not in stop]
+    return kept + [f"{first} {second}" for first, second in itertools.pairwise(kept)]
 
 
 @lru_cache(maxsize=1)
@@ -237,9 +238,11 @@ def analyse(texts: Sequence[TextOf]) -> list[Tokens]:
     The batch is hashed in one pass: a record's arrays are small, so numpy's per-call cost
     outweighed the arithmetic when records were hashed one at a time."""
     cleaned = [(_strip_noise(s, name), _strip_noise(t, name)) for s, t, name in texts]
-    analyze = _word_analyzer()
-    words = [tuple(analyze(subject) * SUBJECT_REPEAT + analyze(body)) for subject, body in cleaned]
-    word_indices = _split(*_word_indices_many(words))
+    grams = [
+        tuple(_word_grams(subject) * SUBJECT_REPEAT + _word_grams(body))
+        for subject, body in cleaned
+    ]
+    word_indices = _split(*_word_indices_many(grams))
     segments: list[list[str]] = []  # per record: its subject SUBJECT_REPEAT times, its body
     for subject, body in cleaned:
         segments += [_content_words(subject)] * SUBJECT_REPEAT + [_content_words(body)]
@@ -247,7 +250,7 @@ def analyse(texts: Sequence[TextOf]) -> list[Tokens]:
     record_bounds = segment_bounds[:: SUBJECT_REPEAT + 1]
     return [
         Tokens(w, i, c)
-        for w, i, c in zip(words, word_indices, _split(char_indices, record_bounds), strict=True)
+        for w, i, c in zip(grams, word_indices, _split(char_indices, record_bounds), strict=True)
     ]
 
 
@@ -434,7 +437,7 @@ def idf_table() -> npt.NDArray[np.float64]:
     documents = [(t["subject"], t["body"]) for t in load_corpus()]
     df = np.zeros(2 * HASH_SPACE, dtype=np.float64)
     for subject, body in documents:
-        df[np.unique(_word_indices(_word_analyzer()(f"{subject}\n{body}")))] += 1
+        df[np.unique(_word_indices(_word_grams(f"{subject}\n{body}")))] += 1
         df[np.unique(np.concatenate([_char_indices(subject), _char_indices(body)]))] += 1
     n = len(documents)
     return np.log((1 + n) / (1 + df)) + 1.0

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.feature_extraction.text import TfidfVectorizer
 
+from service.structuring import classifier as classifier_module
 from service.structuring import model_store, taxonomy
 from service.structuring.classifier import (
     CATEGORY_CUES,
@@ -17,7 +24,10 @@ from service.structuring.classifier import (
     _document,
     _normalize,
     _prose,
+    _shape_features,
     _word_grams,
+    _word_tfidf,
+    _WordGrams,
     read_signals,
 )
 from service.structuring.training import (
@@ -107,6 +117,73 @@ def test_char_gram_counts_are_each_texts_grams_counted(
         start, end = counts.indptr[row], counts.indptr[row + 1]
         assert counts.indices[start:end].tolist() == sorted(expected)
         assert counts.data[start:end].tolist() == [expected[i] for i in sorted(expected)]
+
+
+def _same_matrix(fast: Any, reference: Any) -> bool:
+    """Equal bit for bit: the same rows, columns (sorted) and float values."""
+    return (
+        fast.shape == reference.shape
+        and np.array_equal(fast.indptr, reference.indptr)
+        and np.array_equal(fast.indices, reference.indices)
+        and np.array_equal(fast.data, reference.data)
+    )
+
+
+def test_word_grams_weigh_as_scikit_learn_on_the_corpus(
+    classifier: Classifier, corpus: list[TrainingExample]
+) -> None:
+    featurizer = classifier.featurizer
+    prepared = [prepare(e.subject, e.body) for e in corpus]
+    documents = [
+        _document(read_signals(classifier.lexicon, p.subject, p.body, p.extraction))
+        for p in prepared
+    ]
+    for vectorizer, texts in (
+        (featurizer.words, [d.text for d in documents] + ["", "a", "x y"]),
+        (featurizer.subject, [d.subject for d in documents]),
+    ):
+        assert _WordGrams.handles(vectorizer)
+        assert _same_matrix(_word_tfidf(vectorizer, texts), vectorizer.transform(texts))
+
+
+WORDS = ("payment", "failed", "gcash", "card", "expired", "a", "I", "é", "ñg", "po", "3ds", "_")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(WORDS) | st.text(max_size=4), max_size=12).map(
+            lambda words: "".join(
+                f"{w}{s}" for w, s in zip(words, itertools.cycle(" -\n.,'"), strict=False)
+            )
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_word_grams_weigh_as_scikit_learn(classifier: Classifier, texts: list[str]) -> None:
+    vectorizer = classifier.featurizer.words
+    assert _same_matrix(_word_tfidf(vectorizer, texts), vectorizer.transform(texts))
+
+
+def test_word_grams_leave_other_vectorizers_to_scikit_learn() -> None:
+    vectorizer = TfidfVectorizer(ngram_range=(1, 3)).fit(["one two three", "two three four"])
+    assert not _WordGrams.handles(vectorizer)
+    texts = ["one two three four"]
+    assert _same_matrix(_word_tfidf(vectorizer, texts), vectorizer.transform(texts))
+
+
+CODE_FRAGMENTS = ("```", "``", "    ", "   ", "\t", "\n", " ", "x", "curl -X POST", "?", "\r")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(CODE_FRAGMENTS), max_size=14))
+def test_code_probe_never_changes_prose_or_shape(parts: list[str]) -> None:
+    text = "".join(parts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classifier_module, "_may_hold_code", lambda _text: True)
+        scanned = (_prose(text), _shape_features("subject", text))
+    assert (_prose(text), _shape_features("subject", text)) == scanned
 
 
 def test_training_is_deterministic(classifier: Classifier, corpus: list[TrainingExample]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.structuring import extraction
+from service.structuring.catalogue import load_catalogue
 from service.structuring.extraction import extract
 from service.structuring.redaction import redact_text
 
@@ -324,3 +327,102 @@ def test_probes_never_change_what_is_extracted_from_the_corpus() -> None:
         patch.setattr(extraction, "_may_hold", lambda *_args, **_kwargs: True)
         scanned = [extract(text) for text in texts]
     assert [extract(text) for text in texts] == scanned
+
+
+def test_probes_know_every_letter_ignorecase_folds_into_ascii() -> None:
+    """`_may_hold` maps the non-ASCII letters IGNORECASE matches to ASCII ones: they are
+    exactly these (checked over every code point, so a new Python cannot add one quietly)."""
+    folded = {
+        chr(point)
+        for point in range(128, sys.maxunicode + 1)
+        if re.match(r"(?i)[a-z]", chr(point)) is not None
+    }
+    assert folded == set(extraction._FOLDED_LETTERS)
+    for letter in folded:
+        assert re.match(f"(?i){letter.translate(extraction._ASCII_FOLDS)}", letter)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="liveLIVE\u0130\u0131\u017f\u212asandboxtSK ₱é", max_size=20))
+def test_probes_fire_wherever_a_case_blind_pattern_would_match(text: str) -> None:
+    for needle in ("live", "test", "sandbox", "livemode", "key"):
+        if re.search(f"(?i){needle}", text):
+            assert extraction._may_hold(text, needle), (text, needle)
+
+
+# ------------------------------------------------------- patterns that start with a literal
+
+# The patterns as first written, each starting with its lookbehind: what the rewritten
+# ones (lookbehind after the first literal, so the engine skips ahead) must match alike.
+_REFERENCE_NUMBER = re.compile(
+    r"(?<![\w.,₱$#/\-\u2013\u2014])([1-5]\d\d)(?!\d|[.,]\d|[A-Za-rt-z_%])(s\b)?"
+)
+_REFERENCE_RANGE = re.compile(
+    r"(?<![\w.,₱$#/])([1-5]\d\d)\s*(?:\u2013|\u2014|-|to)\s*([1-5]\d\d)(?!\d|[.,]\d)"
+)
+_REFERENCE_PROVIDER = re.compile(r"(?<![A-Za-z0-9_])(PY\d{4}|FTU[A-Z]{2}\d{3})(?![A-Za-z0-9_])")
+_REFERENCE_TEST_PROSE = re.compile(r"(?i)\b(?:test(?:[ -]?mode|[ -]keys?)|sandbox)\b")
+_REFERENCE_LIVE_PROSE = re.compile(
+    r"(?i)\blive\b(?<!\bi live)(?<!\bwe live)(?<!\bthey live)(?<!\byou live)"
+    r"(?<!\bgo-live)(?<!\bgo live)"
+    r"(?![ -](?:chat|sell\w*|stream\w*|demo|agent|support|events?|show)\b)"
+)
+_REFERENCE_BOTH_MODES = re.compile(
+    r"(?i)\b(?:test|live)(?:[ -]?mode)?\s*(?:and|or|vs\.?|versus|/|&)\s*"
+    r"(?:test|live)(?:[ -]?mode)?\b"
+)
+
+
+def _reference_names(not_after: str, names: Sequence[str], end: str) -> re.Pattern[str]:
+    alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(f"(?<!{not_after})(?:{alternation}){end}")
+
+
+def _matches(pattern: re.Pattern[str], text: str) -> list[tuple[tuple[int, int], Any]]:
+    return [(m.span(), m.groups()) for m in pattern.finditer(text)]
+
+
+def _reference_pairs() -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
+    catalogue = load_catalogue()
+    codes = [c for c in catalogue.codes if not extraction._is_plain_word(c)]
+    return [
+        (extraction._NUMBER, _REFERENCE_NUMBER),
+        (extraction._RANGE, _REFERENCE_RANGE),
+        (extraction._PROVIDER_SHAPES, _REFERENCE_PROVIDER),
+        (extraction._TEST_PROSE, _REFERENCE_TEST_PROSE),
+        (extraction._LIVE_PROSE, _REFERENCE_LIVE_PROSE),
+        (extraction._BOTH_MODES, _REFERENCE_BOTH_MODES),
+        (
+            extraction._known_code_pattern(),
+            _reference_names("[A-Za-z0-9_]", codes, extraction._IDENT_END),
+        ),
+        (
+            extraction._event_pattern(),
+            _reference_names(r"[\w.]", list(catalogue.event_types), r"(?![\w]|\.\w)"),
+        ),
+    ]
+
+
+LITERAL_FRAGMENTS = (
+    *("404", "1500", "200-209", "200 \u2013 299", "₱401", "-104", "1.500", "401s", "5xx"),
+    *("PY0105", "xPY0105", "FTUBE002", "_FTUSE999", "card_expired", "xcard_expired"),
+    *("insufficient_funds_x", "payment.paid", "link.payment.paid", "payment.paid.", "qr.paid"),
+    *("payment_intent.succeeded", ".payment.failed", "SYSTEM_ERROR", "system_error"),
+    *(" ", "\n", ".", ",", "/", "#", "x", "_", "é", "\u2013"),
+    *("test", "TEST", "t\u0130st", "Test mode", "test-keys", "sandbox", "\u017fANDBOX", "live"),
+    *("L\u0130VE", "LIVE", "i live", "go-live", "live chat", " and ", "/", "vs.", "mode"),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(LITERAL_FRAGMENTS), max_size=10), st.text(max_size=6))
+def test_literal_first_patterns_match_as_written_first(parts: list[str], noise: str) -> None:
+    for text in ("".join(parts), noise.join(parts)):
+        for pattern, reference in _reference_pairs():
+            assert _matches(pattern, text) == _matches(reference, text), (pattern, text)
+
+
+def test_literal_first_patterns_match_as_written_first_on_the_corpus() -> None:
+    for text in (ticket_text(t) for t in tickets()):
+        for pattern, reference in _reference_pairs():
+            assert _matches(pattern, text) == _matches(reference, text), pattern

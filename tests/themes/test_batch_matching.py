@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.themes import known, matching, similarity
@@ -65,6 +65,35 @@ def test_analysing_a_batch_equals_analysing_each_record_alone() -> None:
         expected = reference_char_ngrams(subject) * similarity.SUBJECT_REPEAT
         assert read.char_indices.tolist() == expected + reference_char_ngrams(body)
     assert similarity.analyse([]) == []
+
+
+def reference_word_grams() -> Any:
+    """scikit-learn's analyzer of the word 1-2-grams, the stop words left out."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    stop = sorted(similarity.stop_words())
+    return HashingVectorizer(ngram_range=(1, 2), stop_words=stop).build_analyzer()
+
+
+def test_word_grams_are_scikit_learns_on_the_corpus() -> None:
+    analyze = reference_word_grams()
+    for subject, body, _ in TEXTS:
+        assert similarity._word_grams(subject) == analyze(subject)
+        assert similarity._word_grams(body) == analyze(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["po", "the", "GCash", "a", "refund", "İ", "ß", "é", "x_y", "3ds"])
+        | st.text(max_size=5),
+        max_size=12,
+    ),
+    st.sampled_from([" ", "-", "\n", ", ", ""]),
+)
+def test_word_grams_are_scikit_learns(parts: list[str], glue: str) -> None:
+    text = glue.join(parts)
+    assert similarity._word_grams(text) == reference_word_grams()(text)
 
 
 @given(
