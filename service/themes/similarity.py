@@ -814,8 +814,10 @@ class ThemeIndex:
         return self._candidates(features, features.code_keys)
 
     def _candidates(self, features: RecordFeatures, code_keys: frozenset[str]) -> list[str]:
+        # Codes in sorted order: a frozenset's order follows the process's hash seed, and
+        # among themes sharing as many keys the first found make the MAX_CANDIDATES cut.
         keys: Iterable[IndexKey] = itertools.chain(
-            itertools.islice(features.vector, QUERY_FEATURES), code_keys
+            itertools.islice(features.vector, QUERY_FEATURES), sorted(code_keys)
         )
         postings = [self._postings.get(key, _NO_POSTING) for key in keys]
         hits = Counter(

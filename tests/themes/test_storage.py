@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -206,3 +209,35 @@ def test_a_theme_is_read_once_per_transaction_even_when_nothing_else_holds_it(
             assert len(statements) == 2
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
+
+
+_TIED_CANDIDATES = """
+from service.themes import similarity
+from service.themes.similarity import Profile
+index = similarity.ThemeIndex()
+for i in range(40):
+    profile = Profile()
+    profile.add(similarity.featurize(subject="alpha", text="bravo charlie", product_area="cards",
+        payment_method=None, category="bug", error_codes=[f"code_{i}"]))
+    index.put(f"t{i}", profile)
+record = similarity.featurize(subject="xylophone", text="quokka", product_area="cards",
+    payment_method=None, category="bug", error_codes=[f"code_{i}" for i in range(40)])
+print(index.candidates(record))
+"""
+
+
+def test_the_candidate_cut_among_tied_themes_is_the_same_in_every_process() -> None:
+    # 40 themes each share one code with the record and nothing else: which 30 are
+    # candidates must not follow the hash seed (a frozenset's order) of the process.
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", _TIED_CANDIDATES],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(runs) == 1
+    assert runs.pop().count("'t") == similarity.MAX_CANDIDATES
