@@ -38,7 +38,7 @@ Hit = tuple[int, str]  # (offset in the text, value): sorted to give order of fi
 # s) and U+212A (Kelvin sign). `lower()` leaves the dotless i and the long s as they are
 # and turns U+0130 into two characters, so they are mapped first.
 _ASCII_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
-_FOLDED_LETTERS = ("\u0130", "\u0131", "\u017f", "\u212a")
+_FOLDED_LETTERS = tuple(map(chr, _ASCII_FOLDS))  # the table's keys are code points
 
 
 def _may_hold(text: str, *needles: str, any_case: bool = True) -> bool:
