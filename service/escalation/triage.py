@@ -222,7 +222,7 @@ def suggest_reply(session: Session, *, record: Feedback) -> SuggestedReply | Non
     """The agent reply that solved the most similar record (same theme, shared codes)."""
     best: tuple[int, Feedback, str] | None = None
     for candidate in _solved_neighbours(session, record):
-        reply = _solving_reply(candidate)
+        reply = candidate.last_agent_reply()
         if reply is None:
             continue
         score = _likeness(record, candidate)
@@ -253,12 +253,6 @@ def _solved_neighbours(session: Session, record: Feedback) -> list[Feedback]:
         .limit(CANDIDATES)
     )
     return list(session.scalars(query))
-
-
-def _solving_reply(record: Feedback) -> str | None:
-    """The last public agent comment: the reply the ticket was solved with."""
-    replies = [c for c in record.comments if c.get("public") and c.get("author_role") == "agent"]
-    return str(replies[-1]["body"]) if replies else None
 
 
 def _likeness(record: Feedback, other: Feedback) -> int:

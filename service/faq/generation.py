@@ -300,15 +300,6 @@ def _related(
 # ---------------------------------------------------------------- the reply that solved most
 
 
-def _last_agent_reply(record: Feedback) -> str | None:
-    replies = [
-        c["body"]
-        for c in record.comments
-        if c.get("public") and c.get("author_role") == "agent" and c.get("body")
-    ]
-    return replies[-1] if replies else None
-
-
 def best_reply(records: Sequence[Feedback]) -> tuple[str | None, list[str]]:
     """The public agent reply (near-duplicates grouped) that closed the most solved records.
 
@@ -317,7 +308,7 @@ def best_reply(records: Sequence[Feedback]) -> tuple[str | None, list[str]]:
     """
     groups: list[tuple[frozenset[str], str, list[str]]] = []
     for record in records:
-        raw = _last_agent_reply(record) if record.status in SOLVED else None
+        raw = record.last_agent_reply() if record.status in SOLVED else None
         reply = faq_text.clean_reply(raw, merchant_name=record.merchant_name) if raw else ""
         if not reply:
             continue

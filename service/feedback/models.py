@@ -80,3 +80,12 @@ class Feedback(Base):
     # Per snapshot field, the version of the event that last set it: a field takes
     # the value of the newest event that mentions it, whatever the arrival order.
     field_versions: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+
+    def last_agent_reply(self) -> str | None:
+        """The agent's last public reply: on a solved ticket, the answer that solved it."""
+        replies = [
+            c["body"]
+            for c in self.comments or ()
+            if c.get("public") and c.get("author_role") == "agent" and c.get("body")
+        ]
+        return str(replies[-1]) if replies else None
