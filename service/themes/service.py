@@ -391,6 +391,11 @@ def _join_recognised(
     theme = _known_theme(session, recognised.key)
     if theme is None or not _profile(cache, theme).count:
         return _join_known(session, cache, record, features, recognised)
+    # The usual recognised record fits no forming theme at the bar: then the known themes
+    # among its candidates need not be scored to find its best (the outcome is the same).
+    known_ids = {t.id for t in session_cache(session, "known_themes").values() if t is not None}
+    if not cache.index.may_fit(features, similarity.FORMING_THRESHOLD, skip=known_ids):
+        return _join_known(session, cache, record, features, recognised)
     best = _best_live(session, cache, features, threshold=similarity.FORMING_THRESHOLD)
     found = best.joined()
     if found is None or found[1].known_key is not None:

@@ -32,7 +32,7 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -765,6 +765,7 @@ def _cosine(features: RecordFeatures, profile: Profile) -> float:
 
 
 _NO_POSTING: dict[str, None] = {}
+_ROUNDING = 1e-9  # far above float error in a cosine, far below any threshold's meaning
 
 
 class ThemeIndex:
@@ -842,6 +843,19 @@ class ThemeIndex:
         ]
         winner = max(scored)[2]
         return _score(query, winner, self.profiles[winner])
+
+    def may_fit(self, features: RecordFeatures, bar: float, *, skip: Container[str]) -> bool:
+        """False when no candidate theme outside `skip` fits the record at `bar`, judged as
+        `best` ranks candidates; True when one may (a hair below `bar` counts, as `best`
+        scores its winner again by another summation order)."""
+        query = _Query.of(features)
+        ids = [t for t in self._candidates(features, query.code_keys) if t not in skip]
+        if not ids:
+            return False
+        profiles = [self.profiles[t] for t in ids]
+        cosines = self._cosines(features, profiles)
+        fits = (_fit(query, p, c) for p, c in zip(profiles, cosines, strict=True))
+        return max(fits) >= bar - _ROUNDING
 
     def _cosines(self, features: RecordFeatures, profiles: list[Profile]) -> list[float]:
         # One numpy pass for all candidates: the record is spread on a dense scratch row,

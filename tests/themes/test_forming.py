@@ -74,3 +74,23 @@ def test_the_evaluation_applies_the_same_rule(monkeypatch: pytest.MonkeyPatch) -
     assert themes.cluster_with_known(sequence[1:], recognised[1:]) == [0, 1]  # no records yet
     monkeypatch.setattr(similarity, "FORMING_THRESHOLD", 9.0)
     assert themes.cluster_with_known(sequence, recognised) == [0, 1, 0]
+
+
+def test_may_fit_judges_only_the_candidates_not_skipped() -> None:
+    features = themes.corpus_features(similarity.load_corpus()[:2])
+    text, other = features[0], features[1]
+    index = similarity.ThemeIndex()
+    for theme_id, member in (("known", text), ("forming", other)):
+        profile = similarity.Profile()
+        profile.add(member)
+        index.put(theme_id, profile)
+    own_fit = similarity.score(text, "known", index.profiles["known"]).score
+    assert own_fit >= similarity.FORMING_THRESHOLD  # the same text fits its own theme fully
+    forming_fit = similarity.score(text, "forming", index.profiles["forming"]).score
+    assert forming_fit < similarity.FORMING_THRESHOLD
+    assert index.may_fit(text, similarity.FORMING_THRESHOLD, skip=set())
+    assert not index.may_fit(text, similarity.FORMING_THRESHOLD, skip={"known"})
+    # Judged at the forming theme's own fit, it may fit when it is a candidate at all.
+    reachable = "forming" in index.candidates(text)
+    assert index.may_fit(text, forming_fit, skip={"known"}) is reachable
+    assert not index.may_fit(text, 0.0, skip={"known", "forming"})  # no candidate left
