@@ -830,32 +830,30 @@ class ThemeIndex:
 
     def best(self, features: RecordFeatures, *, exclude: Iterable[str] = ()) -> Match | None:
         """The best-scoring candidate theme, or None when there is no candidate."""
-        excluded = set(exclude)
         query = _Query.of(features)
-        ids = [t for t in self._candidates(features, query.code_keys) if t not in excluded]
-        if not ids:
+        fits = self._fits(query, skip=set(exclude))
+        if not fits:
             return None
-        profiles = [self.profiles[t] for t in ids]
-        cosines = self._cosines(features, profiles)
-        scored = [
-            (_fit(query, profile, cosine), -self._age[t], t)
-            for t, profile, cosine in zip(ids, profiles, cosines, strict=True)
-        ]
-        winner = max(scored)[2]
+        winner = max((fit, -self._age[t], t) for t, fit in fits)[2]
         return _score(query, winner, self.profiles[winner])
 
     def may_fit(self, features: RecordFeatures, bar: float, *, skip: Container[str]) -> bool:
         """False when no candidate theme outside `skip` fits the record at `bar`, judged as
         `best` ranks candidates; True when one may (a hair below `bar` counts, as `best`
         scores its winner again by another summation order)."""
-        query = _Query.of(features)
+        fits = self._fits(_Query.of(features), skip=skip)
+        return any(fit >= bar - _ROUNDING for _, fit in fits)
+
+    def _fits(self, query: _Query, *, skip: Container[str]) -> list[tuple[str, float]]:
+        """Each candidate theme outside `skip` and the record's fit to it, as `best` ranks
+        them (the cosines of all candidates in one pass)."""
+        features = query.features
         ids = [t for t in self._candidates(features, query.code_keys) if t not in skip]
         if not ids:
-            return False
+            return []
         profiles = [self.profiles[t] for t in ids]
         cosines = self._cosines(features, profiles)
-        fits = (_fit(query, p, c) for p, c in zip(profiles, cosines, strict=True))
-        return max(fits) >= bar - _ROUNDING
+        return [(t, _fit(query, p, c)) for t, p, c in zip(ids, profiles, cosines, strict=True)]
 
     def _cosines(self, features: RecordFeatures, profiles: list[Profile]) -> list[float]:
         # One numpy pass for all candidates: the record is spread on a dense scratch row,
