@@ -10,6 +10,10 @@ their picklable results. The worker installs them and its handlers find them; an
 helper did not foresee (a record another event changed in between) is computed by the
 handler as before, so the helper only ever saves work: losing it loses no event.
 
+Answers are read off the pipe by a thread of the worker as soon as the helper sends them:
+an answer is larger than the pipe's buffer, and a helper blocked sending one could not
+start on the next request while the worker is busy writing.
+
 Forking is only safe from a process with no other threads (a forked child gets copies of
 the other threads' locks, possibly held); `start` refuses otherwise and the worker prepares
 in its own process.
@@ -20,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import pickle
+import queue
 import signal
 import threading
 import time
@@ -108,6 +114,17 @@ class PrepareHelper:
         self._sent: deque[Request] = deque()  # requests not answered yet, oldest first
         self.balance = Balance()
         self.alive = True
+        self._answers: queue.Queue[bytes | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, name="relay-prepare-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        # Raw bytes only (the read releases the interpreter lock); unpickled by `receive`.
+        try:
+            while True:
+                self._answers.put(self._connection.recv_bytes())
+        except (EOFError, OSError):
+            self._answers.put(None)
 
     @classmethod
     def start(cls, settings: Settings) -> PrepareHelper | None:
@@ -150,13 +167,15 @@ class PrepareHelper:
         if not self.alive or not self._sent:
             return Prepared([], frozenset())
         try:
-            if not self._connection.poll(self._timeout):
-                self._lost(f"the prepare helper gave no answer in {self._timeout:g} s")
-                return Prepared([], frozenset())
-            results, seconds = self._connection.recv()
-        except (EOFError, OSError):
+            answer = self._answers.get(timeout=self._timeout)
+        except queue.Empty:
+            self._lost(f"the prepare helper gave no answer in {self._timeout:g} s")
+            return Prepared([], frozenset())
+        if answer is None:
             self._lost("the prepare helper is gone")
             return Prepared([], frozenset())
+        # Our own forked child over a private pipe: what `Connection.recv` would unpickle.
+        results, seconds = pickle.loads(answer)  # noqa: S301
         request = dict(self._sent.popleft())
         self.balance.helper_took(seconds, sum(len(ids) for ids in request.values()))
         # A task whose preparer failed is not in the results: the worker prepares it.
@@ -176,6 +195,7 @@ class PrepareHelper:
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join()
+        self._reader.join(timeout=5)
         self._connection.close()
         self.alive = False
         self._sent.clear()

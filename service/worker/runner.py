@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ T = TypeVar("T")
 # enough for batched classification and lookups to pay off, few enough that a step stays
 # short when a burst of webhooks ends a transaction after a couple of events.
 SLICE = 100
+# With a helper, this many claims are taken ahead of the one being written, each sent to
+# the helper at once: it always has the next one queued, so it never waits for the writer
+# to claim, and the writer finds its answer ready instead of waiting for the helper.
+AHEAD = 2
 
 log = logging.getLogger("relay.worker")
 
@@ -124,7 +129,7 @@ class Worker:
         self.name = name or worker_name()
         self._pacer = Pacer(yield_to, share=settings.worker_busy_share)
         self._helper = helper
-        self._ahead: list[Claim] | None = None  # claimed, being prepared by the helper
+        self._ahead: deque[list[Claim]] = deque()  # claimed, being prepared by the helper
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Claim a batch and handle it; the number of events claimed.
@@ -133,11 +138,10 @@ class Worker:
         then handled in transactions of up to `worker_commit_batch` events, one
         savepoint each, so one commit (one fsync) serves many events. When `stop` is set
         mid-batch, the event in hand is finished, committed, and the rest handed back.
-        With a helper process, the next batch is claimed before this one is handled and
-        the helper prepares it meanwhile (see `worker.helper`).
+        With a helper process, the next `AHEAD` batches are claimed before this one is
+        handled and the helper prepares them meanwhile (see `worker.helper`).
         """
-        claims = self._ahead if self._ahead is not None else self._claim()
-        self._ahead = None
+        claims = self._ahead.popleft() if self._ahead else self._claim()
         by_helper = self._offload(claims) if claims else frozenset()
         own = [c for c in claims if c.id not in by_helper]
         started = time.perf_counter()
@@ -156,11 +160,11 @@ class Worker:
         return len(claims)
 
     def close(self) -> None:
-        """Hand back the claim taken ahead (if any) and stop the helper."""
+        """Hand back the claims taken ahead (if any) and stop the helper."""
         if self._ahead:
             with self.database.session(durable=False) as session:
-                self._release(session, self._ahead)
-        self._ahead = None
+                self._release(session, [c for claims in self._ahead for c in claims])
+        self._ahead.clear()
         if self._helper is not None:
             self._helper.close()
 
@@ -174,18 +178,20 @@ class Worker:
             )
 
     def _offload(self, claims: list[Claim]) -> frozenset[str]:
-        """Install the helper's preparation of `claims` and set it to work on the next
-        claim; the ids of the events it prepared (none without a working helper)."""
+        """Install the helper's preparation of `claims` and keep `AHEAD` claims queued for
+        it; the ids of the events it prepared (none without a working helper)."""
         helper = self._helper
         if helper is None or not helper.alive:
             return frozenset()
         if not helper.busy:  # the first claim of a run: nothing was sent ahead
             helper.submit(_helper_request(claims, helper.balance))
         prepared = helper.receive()
-        if helper.alive:
-            self._ahead = self._claim()
-            if self._ahead:
-                helper.submit(_helper_request(self._ahead, helper.balance))
+        while helper.alive and len(self._ahead) < AHEAD:
+            ahead = self._claim()
+            if not ahead:
+                break
+            self._ahead.append(ahead)
+            helper.submit(_helper_request(ahead, helper.balance))
         _install(prepared.results)
         return prepared.event_ids
 

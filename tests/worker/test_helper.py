@@ -25,7 +25,7 @@ from service.structuring import pipeline
 from service.themes import matching
 from service.worker import helper as helper_module
 from service.worker.helper import Balance, PrepareHelper
-from service.worker.runner import Worker
+from service.worker.runner import AHEAD, Worker
 
 TICKETS = 40
 
@@ -116,15 +116,15 @@ def test_records_come_out_as_without_a_helper_and_the_writer_computes_none_of_th
     assert helper.alive
 
 
-def test_the_claim_taken_ahead_is_handed_back_when_the_worker_closes(
+def test_the_claims_taken_ahead_are_handed_back_when_the_worker_closes(
     db: Database, settings: Settings, helper: PrepareHelper
 ) -> None:
     events = store_corpus(db, count=12)
     worker = Worker(db, settings.model_copy(update={"worker_batch_size": 5}), helper=helper)
 
     assert worker.run_once() == 5
-    held = with_status(db, EventStatus.PROCESSING)
-    assert len(held) == 5 and {e.locked_by for e in held} == {worker.name}
+    held = with_status(db, EventStatus.PROCESSING)  # the next claims, being prepared
+    assert len(held) == AHEAD * 5 and {e.locked_by for e in held} == {worker.name}
     worker.close()
 
     pending = with_status(db, EventStatus.PENDING)
