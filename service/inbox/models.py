@@ -26,7 +26,8 @@ class InboxEvent(Base):
     __tablename__ = "inbox_events"
     __table_args__ = (
         UniqueConstraint("source", "delivery_key"),
-        Index("ix_inbox_events_due", "status", "next_attempt_at"),
+        # The worker's claim reads due events in this order and stops at its batch size.
+        Index("ix_inbox_events_due", "status", "next_attempt_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Row, select, update
 from sqlalchemy.orm import Session
 
 from service.config import Settings
@@ -69,26 +69,26 @@ def backoff_seconds(settings: Settings, attempts: int) -> float:
     return float(min(delay, settings.worker_backoff_max_seconds))
 
 
-def _due(now: datetime) -> object:
-    return or_(
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """What makes an event due: pending and its time has come, or claimed by a worker
+    whose lease ran out. One query each (see `claim_due`)."""
+    return (
         (InboxEvent.status == EventStatus.PENDING) & (InboxEvent.next_attempt_at <= now),
         (InboxEvent.status == EventStatus.PROCESSING) & (InboxEvent.lease_until < now),
     )
 
 
 def claim_due(session: Session, *, worker: str, limit: int, lease_seconds: float) -> list[Claim]:
-    """Take up to `limit` due events (or expired claims) for `worker`."""
+    """Take up to `limit` due events (or expired claims) for `worker`, oldest due first."""
     now = utcnow()
-    query = (
-        select(InboxEvent.id, InboxEvent.task, InboxEvent.attempts)
-        .where(_due(now))  # type: ignore[arg-type]
-        .order_by(InboxEvent.next_attempt_at, InboxEvent.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        # Several worker processes: each skips rows another is claiming.
-        query = query.with_for_update(skip_locked=True)
-    rows = session.execute(query).all()
+    # One query per kind of due event, each read in the order of the (status,
+    # next_attempt_at, id) index and stopped at `limit`: with both conditions in one OR,
+    # every due row was fetched and sorted to take the first `limit`, a scan of the whole
+    # backlog per claim.
+    rows = sorted(
+        (row for condition in _due(now) for row in _first_due(session, condition, limit)),
+        key=lambda row: (row.next_attempt_at, row.id),
+    )[:limit]
     if not rows:
         return []
     session.execute(
@@ -102,6 +102,21 @@ def claim_due(session: Session, *, worker: str, limit: int, lease_seconds: float
         )
     )
     return [Claim(id=r.id, task=r.task, attempts=r.attempts + 1) for r in rows]
+
+
+def _first_due(
+    session: Session, condition: ColumnElement[bool], limit: int
+) -> Sequence[Row[str, str, int, datetime]]:
+    query = (
+        select(InboxEvent.id, InboxEvent.task, InboxEvent.attempts, InboxEvent.next_attempt_at)
+        .where(condition)
+        .order_by(InboxEvent.next_attempt_at, InboxEvent.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Several worker processes: each skips rows another is claiming.
+        query = query.with_for_update(skip_locked=True)
+    return session.execute(query).all()
 
 
 class _HandlerFailed(Exception):

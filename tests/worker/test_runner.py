@@ -57,6 +57,44 @@ def make_due(database: Database) -> None:
         session.execute(update(InboxEvent).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
 
 
+def test_a_claim_takes_the_oldest_due_of_pending_events_and_expired_leases(db: Database) -> None:
+    """Pending events whose time has come and claims whose lease ran out, together in
+    (next_attempt_at, id) order, up to the limit; events not due, or leased, are left."""
+    ids = enqueue(db, "test.order", count=6)
+    now = utcnow()
+    due_at = {  # minutes before now; None: not due yet
+        ids[0]: 5,
+        ids[1]: 1,
+        ids[2]: 4,
+        ids[3]: 2,
+        ids[4]: None,
+        ids[5]: 3,
+    }
+    with db.session() as session:
+        for event_id, minutes in due_at.items():
+            when = now + timedelta(minutes=1 if minutes is None else -minutes)
+            session.execute(
+                update(InboxEvent).where(InboxEvent.id == event_id).values(next_attempt_at=when)
+            )
+        # ids[2]: claimed by a worker that died (lease over); ids[5]: claimed, lease running.
+        for event_id, lease in ((ids[2], -1), (ids[5], 1)):
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id == event_id)
+                .values(status="processing", lease_until=now + timedelta(minutes=lease))
+            )
+
+    with db.session() as session:
+        first = claim_due(session, worker="w", limit=3, lease_seconds=60)
+    with db.session() as session:
+        rest = claim_due(session, worker="w", limit=3, lease_seconds=60)
+
+    assert [c.id for c in first] == [ids[0], ids[2], ids[3]]
+    assert [c.id for c in rest] == [ids[1]]
+    assert {c.id: c.attempts for c in first} == {ids[0]: 1, ids[2]: 1, ids[3]: 1}
+    assert event(db, ids[4]).status == "pending" and event(db, ids[5]).locked_by is None
+
+
 def test_backoff_doubles_and_is_capped(settings: Settings) -> None:
     tuned = settings.model_copy(
         update={"worker_backoff_base_seconds": 2.0, "worker_backoff_max_seconds": 10.0}
