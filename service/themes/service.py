@@ -883,12 +883,24 @@ def preload(session: Session, *, feedback_ids: Iterable[str], merchant_ids: Iter
             known.setdefault(feedback_id, None)
     counted, complete = _merchant_pairs(session)
     for ids in chunked(sorted(set(merchant_ids) - complete)):
-        pairs = select(ThemeMembership.theme_id, ThemeMembership.merchant_id).where(
-            ThemeMembership.merchant_id.in_(ids)
+        # One row per merchant, its themes joined into one string: a merchant with many
+        # records has as many memberships, and a row each grew with the table.
+        themes_of = (
+            select(
+                ThemeMembership.merchant_id,
+                func.aggregate_strings(ThemeMembership.theme_id, _ID_SEPARATOR),
+            )
+            .where(ThemeMembership.merchant_id.in_(ids))
+            .group_by(ThemeMembership.merchant_id)
         )
         with session.no_autoflush:
-            counted.update((row.theme_id, row.merchant_id) for row in session.execute(pairs))
+            for merchant_id, theme_ids in session.execute(themes_of):
+                if merchant_id is not None:  # it is: selected by it (typed optional)
+                    counted.update((t, merchant_id) for t in set(theme_ids.split(_ID_SEPARATOR)))
         complete.update(ids)
+
+
+_ID_SEPARATOR = ","  # never in an id (`new_id`: prefix, underscore, hex)
 
 
 def _merchant_pairs(session: Session) -> tuple[set[tuple[str, str]], set[str]]:
