@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -97,6 +98,14 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns' serializer: orjson, several times faster than the standard library's
+    (each worker transaction writes every new record's lists and objects). Integer keys
+    become strings as with `json.dumps`; numpy numbers are written as numbers; NaN, which
+    is not JSON, becomes null."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any, *, synchronous: str = "FULL") -> None:
     # Let SQLAlchemy, not pysqlite, decide when a transaction starts, so that
     # BEGIN IMMEDIATE takes the write lock up front (no lock-upgrade failures).
@@ -125,6 +134,8 @@ def make_engine(url: str, *, read_only: bool = False, durable: bool = True) -> E
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=20,
             max_overflow=20,
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
         )
         synchronous = "FULL" if durable else "NORMAL"
         event.listen(engine, "connect", partial(_sqlite_connect, synchronous=synchronous))
@@ -132,7 +143,14 @@ def make_engine(url: str, *, read_only: bool = False, durable: bool = True) -> E
             engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate
         )
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
+    )
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
