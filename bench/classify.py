@@ -15,6 +15,7 @@ memory stays flat (the worker's; the helper's peak is reported apart).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import resource
@@ -31,7 +32,7 @@ from service.feedback import learning
 from service.inbox.writer import store_events
 from service.themes import matching
 from service.worker.helper import PrepareHelper
-from service.worker.runner import Worker
+from service.worker.runner import Worker, tune_collector
 
 STORE_BATCH = 2000
 
@@ -91,6 +92,8 @@ def measure(tickets: list[dict[str, Any]], layout: str) -> dict[str, Any]:
         learning.load_classifier(database, settings)  # also empties the structuring memo
         matching.forget()  # nothing kept from the layout measured before
         load_inbox(database, tickets)
+        # As `relay worker` starts (the in-process layout is `relay serve`'s: defaults).
+        collector = tune_collector() if layout == "helper" else gc.get_threshold()
         helper = PrepareHelper.start(settings) if layout == "helper" else None
         if layout == "helper" and helper is None:
             raise SystemExit("could not start the helper process")
@@ -99,6 +102,7 @@ def measure(tickets: list[dict[str, Any]], layout: str) -> dict[str, Any]:
         seconds, samples = drain(worker, len(tickets))
         worker.close()
         database.dispose()
+        gc.set_threshold(*collector)
     return {
         "layout": layout,
         "records": len(tickets),

@@ -75,7 +75,7 @@ def worker(
     concurrency: Annotated[int, typer.Option(min=1, max=32, help="worker threads")] = 1,
 ) -> None:
     """Run workers only (several processes may run against PostgreSQL)."""
-    from service.worker.runner import Worker, run_until_stopped
+    from service.worker.runner import Worker, run_until_stopped, tune_collector
 
     settings = get_settings()
     if settings.is_sqlite and concurrency > 1:
@@ -85,6 +85,7 @@ def worker(
     from service.feedback import learning
 
     learning.load_classifier(database, settings)
+    tune_collector()  # before forking: the helpers inherit it
     # Forked before any thread starts (see worker.helper), after the models are loaded.
     helpers = [_prepare_helper(settings) for _ in range(concurrency)]
     stop = threading.Event()
