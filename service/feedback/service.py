@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +18,7 @@ from service.db import chunked, new_id, session_cache, utcnow
 from service.errors import InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.feedback.schemas import FeedbackIn, FeedbackPatch, MerchantIn
+from service.memo import Memo
 from service.outbound import service as outbound
 from service.structuring import pipeline
 from service.structuring.redaction import key_modes_in, redact_text
@@ -30,6 +33,13 @@ SNAPSHOT_FIELDS = (
     "created_at",
 )
 CORRECTABLE = ("product_area", "category", "payment_method", "theme_id")
+
+# The fold redacts a ticket's texts. Preparing a claim folds each ticket once to preview it
+# (`preview`, in the worker's helper process), and the write phase folds it again: the
+# preview's redactions travel with the prepared results (`Preview.redactions`,
+# `remember_redactions`) and are found here instead of computed twice. By input text.
+_redactions: Memo[str, str] = Memo(8192)
+_recording = threading.local()
 
 
 class FeedbackNotFound(NotFound):
@@ -93,6 +103,7 @@ class Preview:
     input: pipeline.StructureInput
     merchant_name: str | None
     corrected: dict[str, Any]  # labels people set, which structuring never replaces
+    redactions: tuple[tuple[str, str], ...] = ()  # (text, redacted) the fold computed
 
     def labels(self, result: pipeline.Structured) -> dict[str, Any]:
         return merged_labels(result, self.corrected)
@@ -106,7 +117,7 @@ def preview(
     The worker calls this outside the write transaction (then rolls back) so the costly
     classification can run batched, before the one writer is held.
     """
-    with session.no_autoflush:
+    with session.no_autoflush, _recorded_redactions() as redactions:
         record = fold_ticket(
             session, ticket=ticket, tiebreak=tiebreak, key_modes=key_modes, lock=False
         )
@@ -114,7 +125,34 @@ def preview(
             input=_input_of(record),
             merchant_name=record.merchant_name,
             corrected=dict(record.corrected),
+            redactions=tuple(redactions),
         )
+
+
+@contextmanager
+def _recorded_redactions() -> Iterator[list[tuple[str, str]]]:
+    """The (text, redacted) pairs the fold computes in this thread meanwhile."""
+    seen: list[tuple[str, str]] = []
+    _recording.seen = seen
+    try:
+        yield seen
+    finally:
+        _recording.seen = None
+
+
+def remember_redactions(redactions: Iterable[tuple[str, str]]) -> None:
+    """Keep a preview's redactions for the fold of the write phase."""
+    _redactions.put_all(redactions)
+
+
+def _redacted(text: str) -> str:
+    found = _redactions.get(text)
+    if found is None:
+        found = redact_text(text).text
+        seen: list[tuple[str, str]] | None = getattr(_recording, "seen", None)
+        if seen is not None:
+            seen.append((text, found))
+    return found
 
 
 def merged_labels(result: pipeline.Structured, corrected: dict[str, Any]) -> dict[str, Any]:
@@ -269,7 +307,7 @@ def _apply_snapshot(record: Feedback, ticket: NormalizedTicket, version: str) ->
 
 def _assign(record: Feedback, field: str, value: Any) -> None:
     if field in ("subject", "description"):
-        value = redact_text(value).text
+        value = _redacted(value)
     target = {"status": "ticket_status", "created_at": "source_created_at"}.get(field, field)
     setattr(record, target, value)
     if field == "status":
@@ -284,7 +322,7 @@ def _merge_comments(record: Feedback, comments: Iterable[TicketComment], version
         if known is not None and known["version"] > version:
             continue
         data = comment.model_dump(mode="json")
-        data["body"] = redact_text(comment.body).text
+        data["body"] = _redacted(comment.body)
         by_id[comment.id] = {**data, "version": version}
     record.comments = sorted(by_id.values(), key=lambda c: (c["created_at"] or "", c["id"]))
 

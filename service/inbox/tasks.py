@@ -63,6 +63,8 @@ class PreparedIngest:
     tickets: dict[str, NormalizedTicket | None]
     structured: list[tuple[pipeline.StructureInput, pipeline.Structured]]
     matchings: list[tuple[matching.MatchInput, matching.Matching]]
+    # The texts the fold redacted (mostly the tickets' own strings: pickled once).
+    redactions: list[tuple[str, str]]
 
 
 def compute_ingest(session: Session, events: Sequence[InboxEvent]) -> PreparedIngest:
@@ -88,6 +90,7 @@ def compute_ingest(session: Session, events: Sequence[InboxEvent]) -> PreparedIn
         tickets={event.id: normalized.get(event.id) for event in events},
         structured=list(zip(inputs, results, strict=True)),
         matchings=matching.prepare(foreseen),
+        redactions=[pair for p in previews for pair in p.redactions],
     )
 
 
@@ -97,6 +100,7 @@ def install_ingest(prepared: PreparedIngest) -> None:
         _NORMALIZED.put(event_id, ticket)
     pipeline.remember(prepared.structured)
     matching.remember(prepared.matchings)
+    feedback_service.remember_redactions(prepared.redactions)
 
 
 def load_ingest(session: Session, events: Sequence[InboxEvent]) -> None:

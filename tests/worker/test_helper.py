@@ -18,6 +18,7 @@ from sqlalchemy import select
 from service import demo, migrate
 from service.config import Settings
 from service.db import Database
+from service.feedback import service as feedback_service
 from service.feedback.models import Feedback
 from service.inbox.models import EventStatus, InboxEvent
 from service.inbox.writer import store_events
@@ -103,15 +104,21 @@ def test_records_come_out_as_without_a_helper_and_the_writer_computes_none_of_th
         computed_here.append(item.subject)
         return original_match(item)
 
+    def redact_here(text: str) -> Any:
+        computed_here.append(text)
+        return original_redact(text)
+
     # Patched in the worker's process only: the helper was forked before.
     original_structure, original_match = pipeline._compute, matching._compute
+    original_redact = feedback_service.redact_text
     monkeypatch.setattr(pipeline, "_compute", structure_here)
     monkeypatch.setattr(matching, "_compute", match_here)
+    monkeypatch.setattr(feedback_service, "redact_text", redact_here)
     settings = settings.model_copy(update={"worker_batch_size": 16})  # several rounds ahead
     events = store_corpus(db)
 
     assert drain(Worker(db, settings, helper=helper)) == events
-    assert computed_here == []  # every text was structured and featurized by the helper
+    assert computed_here == []  # every text was redacted, structured, featurized there
     assert outcome(db) == expected
     assert helper.alive
 
