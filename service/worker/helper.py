@@ -115,8 +115,9 @@ class PrepareHelper:
         self.balance = Balance()
         self.alive = True
         self._answers: queue.Queue[bytes | None] = queue.Queue()
+        # Started with the first request, not here: `relay worker --concurrency N` forks
+        # all its helpers first, and `start` refuses to fork once another thread runs.
         self._reader = threading.Thread(target=self._read, name="relay-prepare-reader", daemon=True)
-        self._reader.start()
 
     def _read(self) -> None:
         # Raw bytes only (the read releases the interpreter lock); unpickled by `receive`.
@@ -156,6 +157,8 @@ class PrepareHelper:
     def submit(self, request: Request) -> None:
         if not self.alive:
             return
+        if self._reader.ident is None:  # the first request: start reading answers
+            self._reader.start()
         try:
             self._connection.send(request)
             self._sent.append(request)
@@ -195,7 +198,8 @@ class PrepareHelper:
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join()
-        self._reader.join(timeout=5)
+        if self._reader.ident is not None:  # started
+            self._reader.join(timeout=5)
         self._connection.close()
         self.alive = False
         self._sent.clear()

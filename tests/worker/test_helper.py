@@ -123,6 +123,22 @@ def test_records_come_out_as_without_a_helper_and_the_writer_computes_none_of_th
     assert helper.alive
 
 
+def test_forking_a_helper_starts_no_thread_so_the_next_one_can_fork_too(
+    settings: Settings,
+) -> None:
+    # `relay worker --concurrency N` forks N helpers, and `start` refuses once a thread runs.
+    before = threading.active_count()
+    first = PrepareHelper.fork(settings)
+    try:
+        assert threading.active_count() == before
+        first.submit([])  # its first request starts the thread reading its answers
+        assert first.receive().results == []
+        assert threading.active_count() == before + 1
+    finally:
+        first.close()
+    assert threading.active_count() == before  # the reader ends with the helper
+
+
 def test_the_claims_taken_ahead_are_handed_back_when_the_worker_closes(
     db: Database, settings: Settings, helper: PrepareHelper
 ) -> None:
