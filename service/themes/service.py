@@ -870,6 +870,9 @@ def _find(session: Session, theme_id: str) -> Theme | None:
     return theme
 
 
+_ID_SEPARATOR = ","  # never in an id (`new_id`: prefix, underscore, hex)
+
+
 def preload(session: Session, *, feedback_ids: Iterable[str], merchant_ids: Iterable[str]) -> None:
     """Load what a batch will attach: its records' memberships and which themes already
     count its merchants, a query per 500 of each instead of one per record."""
@@ -898,9 +901,6 @@ def preload(session: Session, *, feedback_ids: Iterable[str], merchant_ids: Iter
                 if merchant_id is not None:  # it is: selected by it (typed optional)
                     counted.update((t, merchant_id) for t in set(theme_ids.split(_ID_SEPARATOR)))
         complete.update(ids)
-
-
-_ID_SEPARATOR = ","  # never in an id (`new_id`: prefix, underscore, hex)
 
 
 def _merchant_pairs(session: Session) -> tuple[set[tuple[str, str]], set[str]]:
