@@ -66,6 +66,7 @@ class MatchInput:
 @dataclass(frozen=True)
 class Matching:
     features: RecordFeatures
+    best: known.KnownMatch  # the model's most likely class and runner-up, however unsure
     recognised: known.KnownMatch | None  # the known theme confidently recognised, if any
 
 
@@ -117,10 +118,12 @@ def _compute(items: Sequence[MatchInput]) -> list[Matching]:
         )
         for item, f, read in zip(items, features, reads, strict=True)
     ]
-    recognised = known.default().predict(documents)
+    model = known.default()
+    best = model.best(documents)
+    recognised = known.confident(best, model.threshold)
     for f in features:
         f.packed  # noqa: B018 - packed here, where it is prepared, for the writer to store
-    return [Matching(f, r) for f, r in zip(features, recognised, strict=True)]
+    return [Matching(*row) for row in zip(features, best, recognised, strict=True)]
 
 
 def _features(item: MatchInput, read: similarity.Tokens) -> RecordFeatures:

@@ -313,10 +313,14 @@ def _place(
         _leave(session, cache, membership, impact=True)
         return _join_recognised(session, cache, record, features, recognised)
     found = _best_live(session, cache, features, exclude=[current.id]).joined()
-    if found is None or found[0].score < fit.score + similarity.MOVE_MARGIN:
+    if found is None or _ruled_out(record, found[1]) or not _moves(found[0], fit):
         return _refresh(session, cache, record, membership, current, features, fit)
     _leave(session, cache, membership, impact=True)
     return _join(session, cache, record, features, found[1], found[0])
+
+
+def _moves(better: Match, current: Match) -> bool:
+    return better.score >= current.score + similarity.MOVE_MARGIN
 
 
 def _join_best(
@@ -326,9 +330,30 @@ def _join_best(
     if recognised is not None:
         return _join_recognised(session, cache, record, features, recognised)
     found = _best_live(session, cache, features).joined()
-    if found is not None:
-        return _join(session, cache, record, features, found[1], found[0])
-    return _join(session, cache, record, features, _new_theme(session, _title(record)), None)
+    if found is None:
+        return _join(session, cache, record, features, _new_theme(session, _title(record)), None)
+    match, theme = found
+    ruled_out = _ruled_out(record, theme)
+    if ruled_out is None:
+        return _join(session, cache, record, features, theme, match)
+    # It starts a theme of its own, saying which known theme it read like and was kept from.
+    reasons = {
+        "started_theme": True,
+        "known_theme_ruled_out": ruled_out,
+        "ruled_out_score": round(match.score, 4),
+    }
+    started = _new_theme(session, _title(record))
+    return _join(session, cache, record, features, started, None, reasons=reasons)
+
+
+def _ruled_out(record: Feedback, theme: Theme) -> str | None:
+    """The known key of `theme` when a record the model did not recognise may not join it by
+    similarity: the model ranks that problem below the record's two most likely classes
+    (`known.KnownThemes.rules_out`; `cluster_with_known` measures the same rule)."""
+    if theme.known_key is None or not KNOWN_THEMES:
+        return None
+    ruled_out = known.default().rules_out(_best_guess(record), theme.known_key)
+    return theme.known_key if ruled_out else None
 
 
 class _Best(NamedTuple):
@@ -370,6 +395,11 @@ def _recognise(record: Feedback) -> known.KnownMatch | None:
     if not KNOWN_THEMES:
         return None
     return matching.matching(matching.MatchInput.of(record)).recognised
+
+
+def _best_guess(record: Feedback) -> known.KnownMatch:
+    """The model's most likely class for the record and its runner-up, however unsure."""
+    return matching.matching(matching.MatchInput.of(record)).best
 
 
 def _join_recognised(
@@ -1359,27 +1389,47 @@ def cluster_with_known(
     features: Sequence[RecordFeatures],
     recognised: Sequence[known.KnownMatch | None],
     *,
+    likely: Sequence[frozenset[str]] | None = None,
     threshold: float | None = None,
 ) -> list[int]:
     """`attach` over a sequence: a recognised record joins its known theme (started on first
     need) unless a theme formed by similarity fits it better and at FORMING_THRESHOLD
-    (`_join_recognised`), any other one goes through similarity clustering (which may join
-    a known theme)."""
+    (`_join_recognised`), any other one goes through similarity clustering, which may join
+    a known theme but not one outside the record's `likely` classes (`_admitted`; every
+    known theme is admitted without `likely`)."""
     index = similarity.ThemeIndex()
     by_key: dict[str, str] = {}
     assigned: list[int] = []
-    for record, match in zip(features, recognised, strict=True):
+    for i, (record, match) in enumerate(zip(features, recognised, strict=True)):
         if match is not None:
             forming = _forming(index, by_key, record) if match.key in by_key else None
             key = forming or by_key.setdefault(match.key, str(len(index.profiles)))
         else:
-            best = index.best(record)
-            key = best.theme_id if best and similarity.joins(best, threshold) else str(len(index))
+            allowed = None if likely is None else likely[i]
+            key = _similar(index, by_key, record, allowed, threshold) or str(len(index))
         profile = index.profiles.get(key) or Profile()
         profile.add(record)
         index.put(key, profile)
         assigned.append(int(key))
     return assigned
+
+
+def _similar(
+    index: similarity.ThemeIndex,
+    by_key: dict[str, str],
+    record: RecordFeatures,
+    likely: frozenset[str] | None,
+    threshold: float | None,
+) -> str | None:
+    # `_admitted`: the record's best theme by similarity, unless it is a known theme
+    # outside the record's likely classes.
+    best = index.best(record)
+    if best is None or not similarity.joins(best, threshold):
+        return None
+    known_key = next((key for key, theme in by_key.items() if theme == best.theme_id), None)
+    if likely is not None and known_key is not None and known_key not in likely:
+        return None
+    return best.theme_id
 
 
 def _forming(
@@ -1401,7 +1451,8 @@ def pick_known_threshold(
     """The confidence threshold balancing pairwise precision and recall of the whole logic."""
 
     def balance(threshold: float) -> float:
-        assigned = cluster_with_known(features, known.confident(best, threshold))
+        recognised = known.confident(best, threshold)
+        assigned = cluster_with_known(features, recognised, likely=[m.likely for m in best])
         return min(similarity.pairwise(list(truth), assigned))
 
     return max(known.CANDIDATE_THRESHOLDS, key=balance)
@@ -1445,7 +1496,9 @@ def evaluate_known(*, folds: int = known.FOLDS, seed: int = 0) -> KnownEvaluatio
         for i in range(len(tickets)):
             if fold_of[i] == fold:
                 recognised[i] = known.confident([best[i]], threshold)[0]
-    precision, recall = similarity.pairwise(truth, cluster_with_known(features, recognised))
+    likely = [m.likely for m in best]
+    assigned = cluster_with_known(features, recognised, likely=likely)
+    precision, recall = similarity.pairwise(truth, assigned)
     hits = [(m, t) for m, t in zip(recognised, truth, strict=True) if m is not None]
     return KnownEvaluation(
         precision=precision,
@@ -1492,8 +1545,9 @@ def evaluate_new_themes(*, folds: int = known.FOLDS, seed: int = 0) -> NewThemes
     for fold in range(folds):
         train = [i for i in range(len(tickets)) if fold_of[i] != fold]
         model = known.KnownThemes.train([documents[i] for i in train], [truth[i] for i in train])
-        matches = known.confident(model.best(documents), known.CONFIDENCE)
-        assigned = cluster_with_known(features, matches)
+        best = model.best(documents)
+        matches = known.confident(best, known.CONFIDENCE)
+        assigned = cluster_with_known(features, matches, likely=[m.likely for m in best])
         seen = similarity.PairCounts.of([truth[i] for i in train], [assigned[i] for i in train])
         counts += similarity.PairCounts.of(truth, assigned) - seen
         recognised += sum(1 for i, m in enumerate(matches) if fold_of[i] == fold and m is not None)

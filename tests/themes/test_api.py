@@ -184,6 +184,7 @@ def test_pages_show_ranked_themes_with_sparklines_and_records(
     detail = client.get(f"/themes/{seeded['sig1_theme']}")
     assert detail.status_code == 200
     assert SIGNATURE_AGAIN[0] in detail.text and "Text similarity" in detail.text
+    assert "Recognised as the known problem webhook-signature-mismatch" in detail.text
     assert client.get("/themes/th_nope").status_code == 404
 
 
