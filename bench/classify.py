@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bench.common import ROOT
 from service import demo, migrate
 from service.config import Settings
@@ -31,6 +33,7 @@ from service.db import Database
 from service.feedback import learning
 from service.inbox.writer import store_events
 from service.themes import matching
+from service.themes.models import Theme
 from service.worker.helper import PrepareHelper
 from service.worker.runner import Worker, tune_collector
 
@@ -82,6 +85,13 @@ def drain(worker: Worker, total: int) -> tuple[float, list[tuple[int, float]]]:
     return time.perf_counter() - started, samples
 
 
+def live_themes(database: Database) -> int:
+    """How many themes the records formed (a change to placement shows here first)."""
+    with database.session() as session:
+        query = select(func.count()).select_from(Theme).where(Theme.merged_into.is_(None))
+        return int(session.scalar(query) or 0)
+
+
 def measure(tickets: list[dict[str, Any]], layout: str) -> dict[str, Any]:
     """Drain `tickets` with one worker in `layout`, on a fresh SQLite database."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,6 +111,7 @@ def measure(tickets: list[dict[str, Any]], layout: str) -> dict[str, Any]:
         rss_before = rss_mb()
         seconds, samples = drain(worker, len(tickets))
         worker.close()
+        themes = live_themes(database)
         database.dispose()
         gc.set_threshold(*collector)
     return {
@@ -108,6 +119,7 @@ def measure(tickets: list[dict[str, Any]], layout: str) -> dict[str, Any]:
         "records": len(tickets),
         "seconds": round(seconds, 1),
         "records_per_second": round(len(tickets) / seconds, 1),
+        "themes": themes,
         "rss_mb_before_worker": round(rss_before, 1),
         "rss_mb_every_10k": [round(mb, 1) for _, mb in samples],
     }
