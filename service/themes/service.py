@@ -1395,7 +1395,7 @@ def cluster_with_known(
     """`attach` over a sequence: a recognised record joins its known theme (started on first
     need) unless a theme formed by similarity fits it better and at FORMING_THRESHOLD
     (`_join_recognised`), any other one goes through similarity clustering, which may join
-    a known theme but not one outside the record's `likely` classes (`_admitted`; every
+    a known theme but not one outside the record's `likely` classes (`_ruled_out`; every
     known theme is admitted without `likely`)."""
     index = similarity.ThemeIndex()
     by_key: dict[str, str] = {}
@@ -1421,7 +1421,7 @@ def _similar(
     likely: frozenset[str] | None,
     threshold: float | None,
 ) -> str | None:
-    # `_admitted`: the record's best theme by similarity, unless it is a known theme
+    # `_ruled_out`: the record's best theme by similarity, unless it is a known theme
     # outside the record's likely classes.
     best = index.best(record)
     if best is None or not similarity.joins(best, threshold):
