@@ -313,7 +313,7 @@ def _place(
         _leave(session, cache, membership, impact=True)
         return _join_recognised(session, cache, record, features, recognised)
     found = _best_live(session, cache, features, exclude=[current.id]).joined()
-    if found is None or _ruled_out(record, found[1]) or not _moves(found[0], fit):
+    if found is None or not _moves(found[0], fit) or _ruled_out(record, found[1]):
         return _refresh(session, cache, record, membership, current, features, fit)
     _leave(session, cache, membership, impact=True)
     return _join(session, cache, record, features, found[1], found[0])
@@ -330,18 +330,19 @@ def _join_best(
     if recognised is not None:
         return _join_recognised(session, cache, record, features, recognised)
     found = _best_live(session, cache, features).joined()
-    if found is None:
-        return _join(session, cache, record, features, _new_theme(session, _title(record)), None)
-    match, theme = found
-    ruled_out = _ruled_out(record, theme)
-    if ruled_out is None:
-        return _join(session, cache, record, features, theme, match)
-    # It starts a theme of its own, saying which known theme it read like and was kept from.
-    reasons = {
-        "started_theme": True,
-        "known_theme_ruled_out": ruled_out,
-        "ruled_out_score": round(match.score, 4),
-    }
+    reasons = None
+    if found is not None:
+        match, theme = found
+        ruled_out = _ruled_out(record, theme)
+        if ruled_out is None:
+            return _join(session, cache, record, features, theme, match)
+        # It starts a theme of its own, saying which known theme it read like and was kept
+        # from.
+        reasons = {
+            "started_theme": True,
+            "known_theme_ruled_out": ruled_out,
+            "ruled_out_score": round(match.score, 4),
+        }
     started = _new_theme(session, _title(record))
     return _join(session, cache, record, features, started, None, reasons=reasons)
 
