@@ -424,8 +424,7 @@ def _join_recognised(
         return _join_known(session, cache, record, features, recognised)
     # The usual recognised record fits no forming theme at the bar: then the known themes
     # among its candidates need not be scored to find its best (the outcome is the same).
-    known_ids = {t.id for t in session_cache(session, "known_themes").values() if t is not None}
-    if not cache.index.may_fit(features, similarity.FORMING_THRESHOLD, skip=known_ids):
+    if not cache.index.may_fit(features, similarity.FORMING_THRESHOLD, skip=_known_ids(session)):
         return _join_known(session, cache, record, features, recognised)
     best = _best_live(session, cache, features, threshold=similarity.FORMING_THRESHOLD)
     found = best.joined()
@@ -453,6 +452,7 @@ def _join_known(
         theme = _new_theme(session, _title(record))
         theme.known_key = recognised.key
         session_cache(session, "known_themes")[recognised.key] = theme
+        session_cache(session, "known_theme_ids").clear()
         reasons = {"started_theme": True, **recognised.reasons()}
         return _join(session, cache, record, features, theme, None, reasons=reasons)
     profile = _profile(cache, theme)
@@ -476,6 +476,17 @@ def _known_theme(session: Session, key: str) -> Theme | None:
         by_key[None] = None  # read: an empty map means not read yet
     theme: Theme | None = by_key.get(key)
     return theme
+
+
+def _known_ids(session: Session) -> frozenset[str]:
+    """The ids of the live known themes `_known_theme` read, kept until that map changes
+    (asked for each recognised record)."""
+    cached = session_cache(session, "known_theme_ids")
+    if "ids" not in cached:
+        themes = session_cache(session, "known_themes").values()
+        cached["ids"] = frozenset(theme.id for theme in themes if theme is not None)
+    ids: frozenset[str] = cached["ids"]
+    return ids
 
 
 def _new_theme(session: Session, title: str, *, renamed: bool = False) -> Theme:
@@ -1074,6 +1085,7 @@ def _hand_over_known_key(session: Session, source: Theme, target: Theme) -> None
     # A merged-away theme's known records keep arriving: the theme it went into takes them.
     key, source.known_key = source.known_key, None
     session_cache(session, "known_themes").clear()
+    session_cache(session, "known_theme_ids").clear()
     if key is not None and target.known_key is None:
         session.flush()  # one live theme per key, also between the two updates
         target.known_key = key

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
+from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from service.structuring import classifier as classifier_module
@@ -23,6 +25,8 @@ from service.structuring.classifier import (
     Lexicon,
     _document,
     _normalize,
+    _OneVsRest,
+    _probabilities,
     _prose,
     _shape_features,
     _word_grams,
@@ -171,6 +175,28 @@ def test_word_grams_leave_other_vectorizers_to_scikit_learn() -> None:
     assert not _WordGrams.handles(vectorizer)
     texts = ["one two three four"]
     assert _same_matrix(_word_tfidf(vectorizer, texts), vectorizer.transform(texts))
+
+
+def test_label_probabilities_are_scikit_learns_on_the_corpus(
+    classifier: Classifier, corpus: list[TrainingExample]
+) -> None:
+    # The fast path multiplies by a contiguous copy of the coefficients: the same floats.
+    prepared = [prepare(e.subject, e.body) for e in corpus]
+    documents = [
+        _document(read_signals(classifier.lexicon, p.subject, p.body, p.extraction))
+        for p in prepared
+    ]
+    matrices = classifier.featurizer.transform(documents)
+    for label, model in classifier.models.items():
+        assert _OneVsRest.handles(model), label
+        fast = _probabilities(model, matrices[label])
+        assert np.array_equal(fast, model.predict_proba(matrices[label])), label
+
+
+def test_probabilities_leave_other_models_to_scikit_learn() -> None:
+    constant = DummyClassifier(strategy="most_frequent").fit([[0], [1]], ["a", "a"])
+    assert not _OneVsRest.handles(constant)
+    assert _probabilities(constant, sparse.csr_matrix([[1.0]])).tolist() == [[1.0]]
 
 
 CODE_FRAGMENTS = ("```", "``", "    ", "   ", "\t", "\n", " ", "x", "curl -X POST", "?", "\r")
