@@ -119,7 +119,7 @@ def preview(
     """
     with session.no_autoflush, _recorded_redactions() as redactions:
         record = fold_ticket(
-            session, ticket=ticket, tiebreak=tiebreak, key_modes=key_modes, lock=False
+            session, ticket=ticket, tiebreak=tiebreak, key_modes=key_modes, writing=False
         )
         return Preview(
             input=_input_of(record),
@@ -174,10 +174,11 @@ def fold_ticket(
     ticket: NormalizedTicket,
     tiebreak: str,
     key_modes: Iterable[str] = (),
-    lock: bool = True,
+    writing: bool = True,
 ) -> Feedback:
-    """Merge one ticket event into its record (no structuring)."""
-    record = _record_for(session, ticket, lock=lock)
+    """Merge one ticket event into its record (no structuring). `writing` is False for a
+    preview, which is rolled back: its record is neither locked nor added to the session."""
+    record = _record_for(session, ticket, writing=writing)
     version = event_version(ticket.occurred_at, tiebreak)
     _apply_snapshot(record, ticket, version)
     _merge_comments(record, ticket.comments, version)
@@ -229,21 +230,21 @@ def _records_query(session: Session, *, lock: bool) -> Select[Feedback]:
     return query
 
 
-def _record_for(session: Session, ticket: NormalizedTicket, *, lock: bool) -> Feedback:
+def _record_for(session: Session, ticket: NormalizedTicket, *, writing: bool) -> Feedback:
     known = session_cache(session, "feedback")
     key = (ticket.source, ticket.external_id)
     record: Feedback | None = known.get(key)
     if record is None:
-        record = known[key] = _load_or_new(session, ticket, lock=lock, absent=key in known)
+        record = known[key] = _load_or_new(session, ticket, writing=writing, absent=key in known)
     return record
 
 
 def _load_or_new(
-    session: Session, ticket: NormalizedTicket, *, lock: bool, absent: bool
+    session: Session, ticket: NormalizedTicket, *, writing: bool, absent: bool
 ) -> Feedback:
     record: Feedback | None = None
     if not absent:  # `preload` did not already find it missing
-        query = _records_query(session, lock=lock).where(
+        query = _records_query(session, lock=writing).where(
             Feedback.source == ticket.source, Feedback.external_id == ticket.external_id
         )
         record = session.scalar(query)
@@ -273,8 +274,9 @@ def _load_or_new(
             status="new",
             deleted=False,
         )
-        session.add(record)
-        session_cache(session, "created_feedback")[record.id] = record  # for feedback.created
+        if writing:  # a preview's record is thrown away: adding it cost a tenth of the preview
+            session.add(record)
+            session_cache(session, "created_feedback")[record.id] = record  # feedback.created
     return record
 
 
