@@ -182,7 +182,7 @@ def fold_ticket(
     version = event_version(ticket.occurred_at, tiebreak)
     _apply_snapshot(record, ticket, version)
     _merge_comments(record, ticket.comments, version)
-    _apply_merchant(session, record, ticket.merchant, version)
+    _apply_merchant(session, record, ticket.merchant, version, writing=writing)
     _apply_jira(record, ticket, version)
     if ticket.requester is not None:
         record.requester = ticket.requester.model_dump()
@@ -330,14 +330,20 @@ def _merge_comments(record: Feedback, comments: Iterable[TicketComment], version
 
 
 def _apply_merchant(
-    session: Session, record: Feedback, merchant: MerchantRef | None, version: str
+    session: Session,
+    record: Feedback,
+    merchant: MerchantRef | None,
+    version: str,
+    *,
+    writing: bool,
 ) -> None:
     if merchant is None or not _newer(record, "merchant", version):
         return
     _set(record, "merchant", version)
     if record.merchant_id == merchant.id and merchant.name in (None, record.merchant_name):
         return  # nothing new: skip the merchant lookup on the hot path
-    row = upsert_merchant(session, merchant=MerchantIn(id=merchant.id, name=merchant.name))
+    reference = MerchantIn(id=merchant.id, name=merchant.name)
+    row = upsert_merchant(session, merchant=reference, writing=writing)
     record.merchant, record.merchant_id, record.merchant_name = row, row.id, row.name
     record.merchant_segment = row.segment
 
@@ -352,13 +358,15 @@ def _apply_jira(record: Feedback, ticket: NormalizedTicket, version: str) -> Non
         record.jira = ticket.jira.model_dump(mode="json")
 
 
-def upsert_merchant(session: Session, *, merchant: MerchantIn) -> Merchant:
-    """Create or update a merchant; fields not given keep their stored value."""
+def upsert_merchant(session: Session, *, merchant: MerchantIn, writing: bool = True) -> Merchant:
+    """Create or update a merchant; fields not given keep their stored value. A new one is
+    added to the session only when `writing` (a preview's is thrown away with it)."""
     known = session_cache(session, "merchants")
     row = known[merchant.id] if merchant.id in known else session.get(Merchant, merchant.id)
     if row is None:
         row = Merchant(id=merchant.id)
-        session.add(row)
+        if writing:
+            session.add(row)
     known[merchant.id] = row
     for field in ("name", "segment", "monthly_tpv_php"):
         value = getattr(merchant, field)

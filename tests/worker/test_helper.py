@@ -234,13 +234,15 @@ def test_preparing_a_batch_adds_no_record_to_its_session_and_the_writer_creates_
 ) -> None:
     # A preview folds each ticket into a record only to read it: adding the new records to
     # the (rolled back) read session was a tenth of the preparation's cost.
-    store_corpus(db, count=5)
+    corpus = list(islice(demo.corpus_tickets(), 5))
+    store_corpus(db, count=len(corpus))
     with db.read_session() as session:
         events = list(session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
         prepared = tasks.compute_ingest(session, events)
         assert len(prepared.structured) == len(events)
-        assert not [o for o in session.new if isinstance(o, Feedback)]
+        assert not session.new  # neither the new records nor their new merchants
     drain(Worker(db, settings))
     with db.session() as session:
-        subjects = set(session.scalars(select(Feedback.subject)))
-    assert subjects == {t["subject"] for t in islice(demo.corpus_tickets(), 5)}
+        records = list(session.scalars(select(Feedback)))
+        assert {r.subject for r in records} == {t["subject"] for t in corpus}
+        assert all(r.merchant is not None and r.merchant.id == r.merchant_id for r in records)
