@@ -207,6 +207,8 @@ def _save_profile(session: Session, cache: _Cache, theme: Theme, profile: Profil
 @event.listens_for(Session, "before_flush")
 def _write_profiles(session: Session, _context: Any, _instances: Any) -> None:
     unsaved = session_cache(session, "unsaved_profiles")
+    underived = session_cache(session, "underived_themes")
+    now = utcnow()
     for theme, profile in unsaved.values():
         theme.signature = profile.to_json()
         theme.centroid = profile.centroid_json()
@@ -214,9 +216,11 @@ def _write_profiles(session: Session, _context: Any, _instances: Any) -> None:
         theme.payment_method = profile.dominant("methods")
         theme.category = profile.dominant("categories")
         theme.error_codes = [code for code, _ in similarity.most_common(profile.codes, 20)]
-        # Made again from the fields just written: the joins' `_derive` read the last flush's.
-        theme.fix_suggested = suggest_fix(theme)[1]
+        underived[theme.id] = theme  # the suggested fix reads the fields just written
+    for theme in underived.values():  # and the counts the joins moved (`_count_in`)
+        _derive(theme, now)
     unsaved.clear()
+    underived.clear()
 
 
 # ---------------------------------------------------------------- features of a record
@@ -261,7 +265,10 @@ def _stored_features(membership: ThemeMembership) -> RecordFeatures:
 
 
 def attach(session: Session, *, record: Feedback) -> Theme | None:
-    """Put a structured record in its theme (or a new one); None for a deleted record."""
+    """Put a structured record in its theme (or a new one); None for a deleted record.
+
+    The theme's counts move at once; its trend, weekly rate, rank and suggested fix are
+    derived from them when the session flushes (once per theme for a batch of records)."""
     cache = _cache(session)
     with cache.lock:
         _sync(session, cache)
@@ -719,7 +726,9 @@ def _count_in(session: Session, theme: Theme, record: Feedback) -> None:
     day = seen.date().isoformat()
     counts = dict(theme.daily_counts or {})
     theme.daily_counts = {**counts, day: counts.get(day, 0) + 1}
-    _derive(theme, utcnow())
+    # Trend, rate, rank and suggested fix follow when the session flushes (`_write_profiles`):
+    # once per theme for a batch of records, not once per record.
+    session_cache(session, "underived_themes")[theme.id] = theme
 
 
 def _new_merchant_tpv(session: Session, theme_id: str, record: Feedback) -> int | None:
