@@ -9,7 +9,9 @@ worker drains them: normalize, fold, redact, extract, classify, theme, commit. A
 core (`helper`), and all in one process (`in-process`, the layout inside `relay serve`);
 `both` (the default) measures both in the same run, one after the other, each on a fresh
 database, and reports their ratio. RSS is sampled every 10 000 records to show whether
-memory stays flat (the worker's; the helper's peak is reported apart).
+memory stays flat (the worker's; the helper's peak is reported apart). CPU time per record
+is reported for the worker and its helper: less subject to the machine's drift than the
+rate, it shows what a change did to the work itself.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import resource
 import tempfile
@@ -38,6 +41,15 @@ from service.worker.helper import PrepareHelper
 from service.worker.runner import Worker, tune_collector
 
 STORE_BATCH = 2000
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of process `pid` (the helper)."""
+    if pid is None:
+        return time.process_time()
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb() -> float:
@@ -109,7 +121,11 @@ def measure(tickets: list[dict[str, Any]], layout: str) -> dict[str, Any]:
             raise SystemExit("could not start the helper process")
         worker = Worker(database, settings, helper=helper)
         rss_before = rss_mb()
+        helper_pid = helper.pid if helper is not None else None
+        cpu_before = cpu_seconds(), cpu_seconds(helper_pid) if helper_pid else 0.0
         seconds, samples = drain(worker, len(tickets))
+        worker_cpu = cpu_seconds() - cpu_before[0]
+        helper_cpu = cpu_seconds(helper_pid) - cpu_before[1] if helper_pid else 0.0
         worker.close()
         themes = live_themes(database)
         database.dispose()
@@ -119,6 +135,9 @@ def measure(tickets: list[dict[str, Any]], layout: str) -> dict[str, Any]:
         "records": len(tickets),
         "seconds": round(seconds, 1),
         "records_per_second": round(len(tickets) / seconds, 1),
+        # The worker's includes the thread reading the helper's answers.
+        "worker_cpu_ms_per_record": round(worker_cpu / len(tickets) * 1000, 3),
+        "helper_cpu_ms_per_record": round(helper_cpu / len(tickets) * 1000, 3),
         "themes": themes,
         "rss_mb_before_worker": round(rss_before, 1),
         "rss_mb_every_10k": [round(mb, 1) for _, mb in samples],

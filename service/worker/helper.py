@@ -150,6 +150,12 @@ class PrepareHelper:
         return cls(parent_end, process, settings.worker_lease_seconds / 3)
 
     @property
+    def pid(self) -> int | None:
+        """The helper's process id (None once it is gone)."""
+        pid: int | None = self._process.pid if self._process.is_alive() else None
+        return pid
+
+    @property
     def busy(self) -> bool:
         """Whether a request was sent whose results have not been received yet."""
         return bool(self._sent)
