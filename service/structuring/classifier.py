@@ -19,11 +19,11 @@ import math
 import re
 import weakref
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
@@ -551,18 +551,30 @@ class _WordGrams:
         return counts
 
 
-# Per fitted vectorizer (held weakly: a replaced model's goes with it).
+F = TypeVar("F")
+
+
+def _fast_path(
+    paths: weakref.WeakKeyDictionary[Any, F],
+    fitted: Any,
+    handles: Callable[[Any], bool],
+    make: Callable[[Any], F],
+) -> F | None:
+    """The fast path kept in `paths` for a fitted scikit-learn object (made on first use,
+    held weakly: a replaced model's goes with it), or None when it `handles` not."""
+    fast = paths.get(fitted)
+    if fast is None and handles(fitted):
+        fast = paths[fitted] = make(fitted)
+    return fast
+
+
 _WORD_GRAMS: weakref.WeakKeyDictionary[TfidfVectorizer, _WordGrams] = weakref.WeakKeyDictionary()
 
 
 def _word_tfidf(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sparse.csr_matrix:
     """`vectorizer.transform(texts)`, through `_WordGrams` when it handles the vectorizer."""
-    grams = _WORD_GRAMS.get(vectorizer)
-    if grams is None:
-        if not _WordGrams.handles(vectorizer):
-            return vectorizer.transform(texts)
-        grams = _WORD_GRAMS[vectorizer] = _WordGrams(vectorizer)
-    return grams.transform(texts)
+    grams = _fast_path(_WORD_GRAMS, vectorizer, _WordGrams.handles, _WordGrams)
+    return vectorizer.transform(texts) if grams is None else grams.transform(texts)
 
 
 class _OneVsRest:
@@ -576,6 +588,8 @@ class _OneVsRest:
 
     @staticmethod
     def handles(model: Any) -> bool:
+        """Whether `model` is a label model as `_new_model` fits it with two classes or more
+        (a `DummyClassifier`, or anything else, is left to scikit-learn)."""
         return (
             isinstance(model, SGDClassifier)
             and model.loss == "log_loss"
@@ -600,12 +614,8 @@ _ONE_VS_REST: weakref.WeakKeyDictionary[SGDClassifier, _OneVsRest] = weakref.Wea
 
 def _probabilities(model: Any, matrix: sparse.csr_matrix) -> Any:
     """`model.predict_proba(matrix)`, through `_OneVsRest` when it handles the model."""
-    fast = _ONE_VS_REST.get(model)
-    if fast is None:
-        if not _OneVsRest.handles(model):
-            return model.predict_proba(matrix)
-        fast = _ONE_VS_REST[model] = _OneVsRest(model)
-    return fast.predict_proba(matrix)
+    fast = _fast_path(_ONE_VS_REST, model, _OneVsRest.handles, _OneVsRest)
+    return model.predict_proba(matrix) if fast is None else fast.predict_proba(matrix)
 
 
 def _cue_features(signals: Signals) -> dict[str, float]:
