@@ -78,6 +78,11 @@ class KnownMatch:
         model rules out for the record (`rules_out`)."""
         return frozenset(k for k in (self.key, self.runner_up) if k is not None)
 
+    def rules_out(self, key: str) -> bool:
+        """Whether the record may not join known theme `key` by similarity: the model ranks
+        that problem below the record's two most likely classes."""
+        return key not in self.likely
+
     @property
     def is_theme(self) -> bool:
         """False when the most likely class is "no theme" (never a recognition)."""
@@ -187,10 +192,9 @@ class KnownThemes:
         return confident(self.best(documents), self.threshold)
 
     def rules_out(self, best: KnownMatch, key: str) -> bool:
-        """Whether a record whose best match is `best` should not join the live theme of
-        known theme `key` by similarity: the model knows that problem and ranks it below
-        the record's two most likely classes."""
-        return key in self.keys and key not in best.likely
+        """`best.rules_out(key)` for a problem this model knows (a key from an older model
+        never is ruled out)."""
+        return key in self.keys and best.rules_out(key)
 
 
 class _FastPath:

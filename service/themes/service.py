@@ -1411,14 +1411,14 @@ def cluster_with_known(
     features: Sequence[RecordFeatures],
     recognised: Sequence[known.KnownMatch | None],
     *,
-    likely: Sequence[frozenset[str]] | None = None,
+    guesses: Sequence[known.KnownMatch] | None = None,
     threshold: float | None = None,
 ) -> list[int]:
     """`attach` over a sequence: a recognised record joins its known theme (started on first
     need) unless a theme formed by similarity fits it better and at FORMING_THRESHOLD
     (`_join_recognised`), any other one goes through similarity clustering, which may join
-    a known theme but not one outside the record's `likely` classes (`_ruled_out`; every
-    known theme is admitted without `likely`)."""
+    a known theme but not one the model's best guess for the record rules out (`_ruled_out`;
+    every known theme is admitted without `guesses`)."""
     index = similarity.ThemeIndex()
     by_key: dict[str, str] = {}
     assigned: list[int] = []
@@ -1427,8 +1427,8 @@ def cluster_with_known(
             forming = _forming(index, by_key, record) if match.key in by_key else None
             key = forming or by_key.setdefault(match.key, str(len(index.profiles)))
         else:
-            allowed = None if likely is None else likely[i]
-            key = _similar(index, by_key, record, allowed, threshold) or str(len(index))
+            guess = None if guesses is None else guesses[i]
+            key = _similar(index, by_key, record, guess, threshold) or str(len(index))
         profile = index.profiles.get(key) or Profile()
         profile.add(record)
         index.put(key, profile)
@@ -1440,16 +1440,16 @@ def _similar(
     index: similarity.ThemeIndex,
     by_key: dict[str, str],
     record: RecordFeatures,
-    likely: frozenset[str] | None,
+    guess: known.KnownMatch | None,
     threshold: float | None,
 ) -> str | None:
-    # `_ruled_out`: the record's best theme by similarity, unless it is a known theme
-    # outside the record's likely classes.
+    # `_ruled_out`: the record's best theme by similarity, unless it is a known theme the
+    # model's guess rules out.
     best = index.best(record)
     if best is None or not similarity.joins(best, threshold):
         return None
     known_key = next((key for key, theme in by_key.items() if theme == best.theme_id), None)
-    if likely is not None and known_key is not None and known_key not in likely:
+    if guess is not None and known_key is not None and guess.rules_out(known_key):
         return None
     return best.theme_id
 
@@ -1474,7 +1474,7 @@ def pick_known_threshold(
 
     def balance(threshold: float) -> float:
         recognised = known.confident(best, threshold)
-        assigned = cluster_with_known(features, recognised, likely=[m.likely for m in best])
+        assigned = cluster_with_known(features, recognised, guesses=best)
         return min(similarity.pairwise(list(truth), assigned))
 
     return max(known.CANDIDATE_THRESHOLDS, key=balance)
@@ -1518,8 +1518,7 @@ def evaluate_known(*, folds: int = known.FOLDS, seed: int = 0) -> KnownEvaluatio
         for i in range(len(tickets)):
             if fold_of[i] == fold:
                 recognised[i] = known.confident([best[i]], threshold)[0]
-    likely = [m.likely for m in best]
-    assigned = cluster_with_known(features, recognised, likely=likely)
+    assigned = cluster_with_known(features, recognised, guesses=best)
     precision, recall = similarity.pairwise(truth, assigned)
     hits = [(m, t) for m, t in zip(recognised, truth, strict=True) if m is not None]
     return KnownEvaluation(
@@ -1569,7 +1568,7 @@ def evaluate_new_themes(*, folds: int = known.FOLDS, seed: int = 0) -> NewThemes
         model = known.KnownThemes.train([documents[i] for i in train], [truth[i] for i in train])
         best = model.best(documents)
         matches = known.confident(best, known.CONFIDENCE)
-        assigned = cluster_with_known(features, matches, likely=[m.likely for m in best])
+        assigned = cluster_with_known(features, matches, guesses=best)
         seen = similarity.PairCounts.of([truth[i] for i in train], [assigned[i] for i in train])
         counts += similarity.PairCounts.of(truth, assigned) - seen
         recognised += sum(1 for i, m in enumerate(matches) if fold_of[i] == fold and m is not None)

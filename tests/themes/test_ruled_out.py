@@ -76,9 +76,10 @@ def test_the_evaluation_applies_the_same_rule() -> None:
     text = themes.corpus_features(similarity.load_corpus()[:1])[0]
     recognised = [known.KnownMatch(SIGNATURE_KEY, 0.9), None]
     assert themes.cluster_with_known([text, text], recognised) == [0, 0]
-    likely_it = [frozenset(), frozenset({"qrph-expiry-timer", SIGNATURE_KEY})]
-    assert themes.cluster_with_known([text, text], recognised, likely=likely_it) == [0, 0]
-    unlikely = [frozenset(), frozenset({"qrph-expiry-timer", known.NO_THEME})]
-    assert themes.cluster_with_known([text, text], recognised, likely=unlikely) == [0, 1]
+    first = known.KnownMatch(SIGNATURE_KEY, 0.9)
+    likely_it = [first, known.KnownMatch("qrph-expiry-timer", 0.2, SIGNATURE_KEY)]
+    assert themes.cluster_with_known([text, text], recognised, guesses=likely_it) == [0, 0]
+    unlikely = [first, known.KnownMatch("qrph-expiry-timer", 0.2, known.NO_THEME)]
+    assert themes.cluster_with_known([text, text], recognised, guesses=unlikely) == [0, 1]
     # A theme formed by similarity (no known key) is never ruled out.
-    assert themes.cluster_with_known([text, text], [None, None], likely=unlikely) == [0, 0]
+    assert themes.cluster_with_known([text, text], [None, None], guesses=unlikely) == [0, 0]
