@@ -320,7 +320,12 @@ def _place(
         _leave(session, cache, membership, impact=True)
         return _join_recognised(session, cache, record, features, recognised)
     found = _best_live(session, cache, features, exclude=[current.id]).joined()
-    if found is None or not _moves(found[0], fit) or _ruled_out(record, found[1]):
+    if (
+        found is None
+        or not _moves(found[0], fit)
+        or _ruled_out(record, found[1])
+        or _standing_alone(record)
+    ):
         return _refresh(session, cache, record, membership, current, features, fit)
     _leave(session, cache, membership, impact=True)
     return _join(session, cache, record, features, found[1], found[0])
@@ -336,8 +341,8 @@ def _join_best(
     recognised = _recognise(record)
     if recognised is not None:
         return _join_recognised(session, cache, record, features, recognised)
-    found = _best_live(session, cache, features).joined()
-    reasons = None
+    reasons = _standing_alone(record)
+    found = None if reasons else _best_live(session, cache, features).joined()
     if found is not None:
         match, theme = found
         ruled_out = _ruled_out(record, theme)
@@ -352,6 +357,18 @@ def _join_best(
         }
     started = _new_theme(session, _title(record))
     return _join(session, cache, record, features, started, None, reasons=reasons)
+
+
+def _standing_alone(record: Feedback) -> dict[str, Any] | None:
+    """Why a record the model did not recognise joins no theme by similarity: the model reads
+    it as a one-off (`known.KnownMatch.stands_alone`; `cluster_with_known` measures the same
+    rule). None when it may join one."""
+    if not KNOWN_THEMES:
+        return None
+    guess = _best_guess(record)
+    if not guess.stands_alone:
+        return None
+    return {"started_theme": True, "no_theme_confidence": round(guess.confidence, 4)}
 
 
 def _ruled_out(record: Feedback, theme: Theme) -> str | None:
@@ -418,28 +435,55 @@ def _join_recognised(
     recognised: known.KnownMatch,
 ) -> Theme:
     """Join the recognised known theme, unless the record's best theme by similarity is
-    one that formed by similarity (no known key), fits it at FORMING_THRESHOLD, and so fits
-    it better than the known theme's own records do (the known theme has some).
+    one that formed by similarity (no known key) and fits it at FORMING_THRESHOLD: then it
+    joins that theme, which fits it better than the known theme's own records do (when the
+    known theme has some), or which becomes the known theme's live theme (when it has none).
 
     The model can only name the problems it was taught: a new problem's records are taken
     for the nearest known one (held out of training, 2 in 5 of a theme's tickets are),
     while those it did not recognise are already forming the new problem's own theme.
-    The bar is well above JOIN_THRESHOLD so that a known problem's records stay with it.
+    And a known problem's first records, which the model was unsure of, may have formed
+    its theme before the first record it recognises: that record adopts the theme they
+    formed rather than start a second one (`known_theme_adopted`). The bar is well above
+    JOIN_THRESHOLD so that a known problem's records stay with it.
     """
     theme = _known_theme(session, recognised.key)
-    if theme is None or not _profile(cache, theme).count:
+    if theme is not None and not _profile(cache, theme).count:
         return _join_known(session, cache, record, features, recognised)
+    scored, forming = _best_forming(session, cache, features)
+    if forming is None:
+        return _join_known(session, cache, record, features, recognised, scored=scored)
+    match, formed = forming
+    if theme is None:
+        formed.known_key = recognised.key
+        _remember_known(session, formed)
+        reasons = {**match.reasons(), **recognised.reasons(), "known_theme_adopted": True}
+    else:
+        reasons = {**match.reasons(), "known_theme_set_aside": recognised.key}
+    return _join(session, cache, record, features, formed, match, reasons=reasons)
+
+
+def _best_forming(
+    session: Session, cache: _Cache, features: RecordFeatures
+) -> tuple[Match | None, tuple[Match, Theme] | None]:
+    """The record's best match by similarity (None when not scored), and that match with
+    its theme when the theme formed by similarity (no known key) and fits at
+    FORMING_THRESHOLD."""
     # The usual recognised record fits no forming theme at the bar: then the known themes
     # among its candidates need not be scored to find its best (the outcome is the same).
     if not cache.index.may_fit(features, similarity.FORMING_THRESHOLD, skip=_known_ids(session)):
-        return _join_known(session, cache, record, features, recognised)
+        return None, None
     best = _best_live(session, cache, features, threshold=similarity.FORMING_THRESHOLD)
     found = best.joined()
     if found is None or found[1].known_key is not None:
-        return _join_known(session, cache, record, features, recognised, scored=best.match)
-    match, theme = found
-    reasons = {**match.reasons(), "known_theme_set_aside": recognised.key}
-    return _join(session, cache, record, features, theme, match, reasons=reasons)
+        return best.match, None
+    return best.match, found
+
+
+def _remember_known(session: Session, theme: Theme) -> None:
+    # A theme that just took a known key is its live theme from now on (`_known_theme`).
+    session_cache(session, "known_themes")[theme.known_key] = theme
+    session_cache(session, "known_theme_ids").clear()
 
 
 def _join_known(
@@ -458,8 +502,7 @@ def _join_known(
     if theme is None:
         theme = _new_theme(session, _title(record))
         theme.known_key = recognised.key
-        session_cache(session, "known_themes")[recognised.key] = theme
-        session_cache(session, "known_theme_ids").clear()
+        _remember_known(session, theme)
         reasons = {"started_theme": True, **recognised.reasons()}
         return _join(session, cache, record, features, theme, None, reasons=reasons)
     profile = _profile(cache, theme)
@@ -1415,16 +1458,20 @@ def cluster_with_known(
     threshold: float | None = None,
 ) -> list[int]:
     """`attach` over a sequence: a recognised record joins its known theme (started on first
-    need) unless a theme formed by similarity fits it better and at FORMING_THRESHOLD
-    (`_join_recognised`), any other one goes through similarity clustering, which may join
+    need) unless a theme formed by similarity fits it at FORMING_THRESHOLD, which it joins
+    instead (`_join_recognised`; the theme becomes the known one's if that has none yet),
+    any other one goes through similarity clustering, which may join
     a known theme but not one the model's best guess for the record rules out (`_ruled_out`;
-    every known theme is admitted without `guesses`)."""
+    every known theme is admitted without `guesses`), and joins nothing when that guess
+    reads the record as a one-off (`_standing_alone`)."""
     index = similarity.ThemeIndex()
     by_key: dict[str, str] = {}
     assigned: list[int] = []
     for i, (record, match) in enumerate(zip(features, recognised, strict=True)):
         if match is not None:
-            forming = _forming(index, by_key, record) if match.key in by_key else None
+            forming = _forming(index, by_key, record)
+            if forming is not None:  # set aside, or adopted when the key has no theme yet
+                by_key.setdefault(match.key, forming)
             key = forming or by_key.setdefault(match.key, str(len(index.profiles)))
         else:
             guess = None if guesses is None else guesses[i]
@@ -1443,8 +1490,10 @@ def _similar(
     guess: known.KnownMatch | None,
     threshold: float | None,
 ) -> str | None:
-    # `_ruled_out`: the record's best theme by similarity, unless it is a known theme the
-    # model's guess rules out.
+    # `_standing_alone` and `_ruled_out`: the record's best theme by similarity, unless the
+    # model reads the record as a one-off, or the theme is a known one its guess rules out.
+    if guess is not None and guess.stands_alone:
+        return None
     best = index.best(record)
     if best is None or not similarity.joins(best, threshold):
         return None
@@ -1457,8 +1506,8 @@ def _similar(
 def _forming(
     index: similarity.ThemeIndex, by_key: dict[str, str], record: RecordFeatures
 ) -> str | None:
-    # `_join_recognised`, once the record's known theme has records: the record's best
-    # theme, if it formed by similarity and fits it at FORMING_THRESHOLD.
+    # `_join_recognised`: the record's best theme, if it formed by similarity and fits it
+    # at FORMING_THRESHOLD.
     best = index.best(record)
     if best is None or best.theme_id in by_key.values():
         return None

@@ -57,12 +57,12 @@ def test_a_known_theme_fitting_best_keeps_its_recognised_record(db: Database) ->
         assert taken is not None and joined is taken
 
 
-def test_a_known_theme_without_records_yet_is_started_all_the_same(db: Database) -> None:
-    # Nothing to compare the forming theme with: the recognition stands.
+def test_a_known_theme_without_records_yet_adopts_the_forming_theme(db: Database) -> None:
+    # The forming theme becomes the known theme's live one (`test_adopted`).
     with db.session() as session:
         forming = themes.attach(session, record=add_record(session, SIGNATURE))
         joined = themes.attach(session, record=add_record(session, SIGNATURE_AGAIN))
-        assert joined is not None and joined is not forming
+        assert joined is not None and joined is forming
         assert joined.known_key == TAKEN_FOR.key
 
 
@@ -71,7 +71,7 @@ def test_the_evaluation_applies_the_same_rule(monkeypatch: pytest.MonkeyPatch) -
     other, text = features[1], features[0]  # the same text fits its own theme fully
     sequence, recognised = [other, text, text], [TAKEN_FOR, None, TAKEN_FOR]
     assert themes.cluster_with_known(sequence, recognised) == [0, 1, 1]
-    assert themes.cluster_with_known(sequence[1:], recognised[1:]) == [0, 1]  # no records yet
+    assert themes.cluster_with_known(sequence[1:], recognised[1:]) == [0, 0]  # adopted
     monkeypatch.setattr(similarity, "FORMING_THRESHOLD", 9.0)
     assert themes.cluster_with_known(sequence, recognised) == [0, 1, 0]
 
