@@ -319,16 +319,14 @@ def _place(
     if recognised is not None:  # its new text is another known problem
         _leave(session, cache, membership, impact=True)
         return _join_recognised(session, cache, record, features, recognised)
-    found = _best_live(session, cache, features, exclude=[current.id]).joined()
-    if (
-        found is None
-        or not _moves(found[0], fit)
-        or _ruled_out(record, found[1])
-        or _standing_alone(record)
-    ):
+    one_off = _one_off(record)
+    bar = _join_bar(one_off)
+    found = _best_live(session, cache, features, exclude=[current.id], threshold=bar).joined()
+    if found is None or not _moves(found[0], fit) or _ruled_out(record, found[1]):
         return _refresh(session, cache, record, membership, current, features, fit)
     _leave(session, cache, membership, impact=True)
-    return _join(session, cache, record, features, found[1], found[0])
+    match, theme = found
+    return _join(session, cache, record, features, theme, match, reasons=_why(match, one_off))
 
 
 def _moves(better: Match, current: Match) -> bool:
@@ -341,34 +339,42 @@ def _join_best(
     recognised = _recognise(record)
     if recognised is not None:
         return _join_recognised(session, cache, record, features, recognised)
-    reasons = _standing_alone(record)
-    found = None if reasons else _best_live(session, cache, features).joined()
+    one_off = _one_off(record)
+    found = _best_live(session, cache, features, threshold=_join_bar(one_off)).joined()
+    reasons = {"started_theme": True, **(one_off or {})}
     if found is not None:
         match, theme = found
         ruled_out = _ruled_out(record, theme)
         if ruled_out is None:
-            return _join(session, cache, record, features, theme, match)
+            why = _why(match, one_off)
+            return _join(session, cache, record, features, theme, match, reasons=why)
         # It starts a theme of its own, saying which known theme it read like and was kept
         # from.
-        reasons = {
-            "started_theme": True,
-            "known_theme_ruled_out": ruled_out,
-            "ruled_out_score": round(match.score, 4),
-        }
+        reasons.update(known_theme_ruled_out=ruled_out, ruled_out_score=round(match.score, 4))
     started = _new_theme(session, _title(record))
     return _join(session, cache, record, features, started, None, reasons=reasons)
 
 
-def _standing_alone(record: Feedback) -> dict[str, Any] | None:
-    """Why a record the model did not recognise joins no theme by similarity: the model reads
-    it as a one-off (`known.KnownMatch.stands_alone`; `cluster_with_known` measures the same
-    rule). None when it may join one."""
+def _one_off(record: Feedback) -> dict[str, Any] | None:
+    """`{"no_theme_confidence": ...}` when the model reads a record it did not recognise as
+    a one-off (`known.KnownMatch.reads_as_one_off`), which joins a theme by similarity only
+    at ONE_OFF_JOIN_THRESHOLD (`_join_bar`; `cluster_with_known` measures the same rule)."""
     if not KNOWN_THEMES:
         return None
     guess = _best_guess(record)
-    if not guess.stands_alone:
+    if not guess.reads_as_one_off:
         return None
-    return {"started_theme": True, "no_theme_confidence": round(guess.confidence, 4)}
+    return {"no_theme_confidence": round(guess.confidence, 4)}
+
+
+def _join_bar(one_off: dict[str, Any] | None) -> float | None:
+    # The similarity a record needs to join a theme (None: JOIN_THRESHOLD).
+    return similarity.ONE_OFF_JOIN_THRESHOLD if one_off else None
+
+
+def _why(match: Match, one_off: dict[str, Any] | None) -> dict[str, Any]:
+    # A join's reasons: the match's, and the one-off reading when there is one.
+    return {**match.reasons(), **(one_off or {})}
 
 
 def _ruled_out(record: Feedback, theme: Theme) -> str | None:
@@ -1462,8 +1468,8 @@ def cluster_with_known(
     instead (`_join_recognised`; the theme becomes the known one's if that has none yet),
     any other one goes through similarity clustering, which may join
     a known theme but not one the model's best guess for the record rules out (`_ruled_out`;
-    every known theme is admitted without `guesses`), and joins nothing when that guess
-    reads the record as a one-off (`_standing_alone`)."""
+    every known theme is admitted without `guesses`), and joins only at
+    ONE_OFF_JOIN_THRESHOLD when that guess reads the record as a one-off (`_one_off`)."""
     index = similarity.ThemeIndex()
     by_key: dict[str, str] = {}
     assigned: list[int] = []
@@ -1490,10 +1496,11 @@ def _similar(
     guess: known.KnownMatch | None,
     threshold: float | None,
 ) -> str | None:
-    # `_standing_alone` and `_ruled_out`: the record's best theme by similarity, unless the
-    # model reads the record as a one-off, or the theme is a known one its guess rules out.
-    if guess is not None and guess.stands_alone:
-        return None
+    # `_one_off` and `_ruled_out`: the record's best theme by similarity, at the bar of a
+    # question asked again if the model reads the record as a one-off, and unless it is a
+    # known theme the model's guess rules out.
+    if guess is not None and guess.reads_as_one_off:
+        threshold = similarity.ONE_OFF_JOIN_THRESHOLD
     best = index.best(record)
     if best is None or not similarity.joins(best, threshold):
         return None
