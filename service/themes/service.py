@@ -1465,11 +1465,11 @@ def cluster_with_known(
 ) -> list[int]:
     """`attach` over a sequence: a recognised record joins its known theme (started on first
     need) unless a theme formed by similarity fits it at FORMING_THRESHOLD, which it joins
-    instead (`_join_recognised`; the theme becomes the known one's if that has none yet),
-    any other one goes through similarity clustering, which may join
-    a known theme but not one the model's best guess for the record rules out (`_ruled_out`;
-    every known theme is admitted without `guesses`), and joins only at
-    ONE_OFF_JOIN_THRESHOLD when that guess reads the record as a one-off (`_one_off`)."""
+    instead (`_join_recognised`; the theme becomes the known one's if that has none yet).
+    Any other record goes through similarity clustering, which may join a known theme but
+    not one the model's best guess for the record rules out (`_ruled_out`; every known
+    theme is admitted without `guesses`), and joins only at ONE_OFF_JOIN_THRESHOLD when
+    that guess reads the record as a one-off (`_one_off`)."""
     index = similarity.ThemeIndex()
     by_key: dict[str, str] = {}
     assigned: list[int] = []
