@@ -9,29 +9,18 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from service.db import Database
-from service.feedback.models import Feedback
 from service.themes import known, similarity
 from service.themes import service as themes
 from tests.themes.test_api import _log_in
 from tests.themes.test_api import app as app  # the app with the themes pages
 from tests.themes.test_clustering import QR_EXPIRY, SIGNATURE, SIGNATURE_AGAIN, add_record
-from tests.themes.test_ruled_out import SIGNATURE_KEY
+from tests.themes.test_ruled_out import SIGNATURE_KEY, unsure_of
 
 
 def _unsure_of(monkeypatch: pytest.MonkeyPatch, subject: str) -> None:
     # The model does not recognise records with this subject (its guess: the right problem,
     # too unsure); it recognises SIGNATURE as SIGNATURE_KEY.
-    guess = known.KnownMatch(SIGNATURE_KEY, 0.15, "qrph-expiry-timer")
-    real_recognise, real_guess = themes._recognise, themes._best_guess
-
-    def recognise(record: Feedback) -> known.KnownMatch | None:
-        return None if record.subject == subject else real_recognise(record)
-
-    def best_guess(record: Feedback) -> known.KnownMatch:
-        return guess if record.subject == subject else real_guess(record)
-
-    monkeypatch.setattr(themes, "_recognise", recognise)
-    monkeypatch.setattr(themes, "_best_guess", best_guess)
+    unsure_of(monkeypatch, subject, known.KnownMatch(SIGNATURE_KEY, 0.15, "qrph-expiry-timer"))
 
 
 def test_the_first_recognised_record_adopts_the_theme_its_problem_formed(

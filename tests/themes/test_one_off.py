@@ -16,6 +16,7 @@ from service.themes.models import Theme
 from tests.themes.test_api import _log_in
 from tests.themes.test_api import app as app  # the app with the themes pages
 from tests.themes.test_clustering import SIGNATURE, SIGNATURE_AGAIN, add_record
+from tests.themes.test_ruled_out import unsure_of
 
 # SIGNATURE_AGAIN filed under another product area fits SIGNATURE's theme at about 0.46:
 # above JOIN_THRESHOLD, below ONE_OFF_JOIN_THRESHOLD (checked in the test that uses it).
@@ -34,14 +35,8 @@ def test_only_no_theme_at_the_bar_reads_as_a_one_off() -> None:
 
 
 def _read_as(monkeypatch: pytest.MonkeyPatch, guess: known.KnownMatch) -> None:
-    # Nothing is recognised; SIGNATURE_AGAIN's best guess is `guess`, SIGNATURE's the model's.
-    real_guess = themes._best_guess
-
-    def best_guess(record: Feedback) -> known.KnownMatch:
-        return guess if record.subject == SIGNATURE_AGAIN[0] else real_guess(record)
-
-    monkeypatch.setattr(themes, "_recognise", lambda record: None)
-    monkeypatch.setattr(themes, "_best_guess", best_guess)
+    # SIGNATURE_AGAIN is not recognised and its best guess is `guess`.
+    unsure_of(monkeypatch, SIGNATURE_AGAIN[0], guess)
 
 
 def _reasons(session: Session, theme: Theme, record: Feedback) -> dict[str, object]:
@@ -123,9 +118,6 @@ def _features(text: tuple[str, str], area: str) -> similarity.RecordFeatures:
         product_area=area,
         payment_method=None,
         category="misconfiguration",
-        error_codes=[],
-        http_statuses=[],
-        merchant_name=None,
     )
 
 

@@ -16,20 +16,26 @@ from tests.themes.test_known_no_theme import QUESTION, REFUND, corpus, doc
 SIGNATURE_KEY = "webhook-signature-mismatch"  # what the shipped model recognises SIGNATURE as
 
 
+def unsure_of(monkeypatch: pytest.MonkeyPatch, subject: str, guess: known.KnownMatch) -> None:
+    """The model does not recognise records with this subject and its best guess for them
+    is `guess`; every other record is read by the real model."""
+    real_recognise, real_guess = themes._recognise, themes._best_guess
+
+    def recognise(record: Feedback) -> known.KnownMatch | None:
+        return None if record.subject == subject else real_recognise(record)
+
+    def best_guess(record: Feedback) -> known.KnownMatch:
+        return guess if record.subject == subject else real_guess(record)
+
+    monkeypatch.setattr(themes, "_recognise", recognise)
+    monkeypatch.setattr(themes, "_best_guess", best_guess)
+
+
 def _unsure(monkeypatch: pytest.MonkeyPatch, runner_up: str) -> None:
     # SIGNATURE_AGAIN is not recognised; the model's best guess for it is another problem,
     # with `runner_up` second.
     guess = known.KnownMatch("qrph-expiry-timer", 0.15, runner_up)
-    real_recognise, real_guess = themes._recognise, themes._best_guess
-
-    def recognise(record: Feedback) -> known.KnownMatch | None:
-        return None if record.subject == SIGNATURE_AGAIN[0] else real_recognise(record)
-
-    def best_guess(record: Feedback) -> known.KnownMatch:
-        return guess if record.subject == SIGNATURE_AGAIN[0] else real_guess(record)
-
-    monkeypatch.setattr(themes, "_recognise", recognise)
-    monkeypatch.setattr(themes, "_best_guess", best_guess)
+    unsure_of(monkeypatch, SIGNATURE_AGAIN[0], guess)
 
 
 @pytest.mark.parametrize(("runner_up", "joins"), [(SIGNATURE_KEY, True), (known.NO_THEME, False)])
