@@ -202,14 +202,16 @@ def events_replay(
 
 @model_app.command("train")
 def model_train() -> None:
-    """Retrain on the shipped corpus plus every correction agents made; use it from now on."""
+    """Retrain on the shipped corpus plus every correction agents made (and the known-themes
+    recogniser with every record people placed in a known problem's theme)."""
     from service.feedback import learning
 
     settings = get_settings()
     database = _database()
-    classifier, examples = learning.retrain(database, settings)
+    retrained = learning.retrain(database, settings)
     database.dispose()
-    typer.echo(f"trained {classifier.model_version} on {examples} examples")
+    typer.echo(f"trained {retrained.classifier.model_version} on {retrained.examples} examples")
+    typer.echo(f"known themes: trained with {retrained.placements} placement(s) people made")
     typer.echo("run `relay feedback reclassify` to relabel stored records")
 
 

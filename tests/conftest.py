@@ -20,6 +20,7 @@ from service.models import Base
 from service.structuring import pipeline
 from service.structuring.classifier import Classifier
 from service.structuring.training import load_corpus, train
+from service.themes import known, matching
 
 ADMIN_TOKEN = "rly_test_admin_token_0123456789"
 WEBHOOK_SECRETS = {
@@ -88,6 +89,15 @@ def classifier() -> Classifier:
     model = train(load_corpus())
     pipeline.use_classifier(model)
     return model
+
+
+@pytest.fixture(autouse=True)
+def corpus_known_themes() -> Iterator[None]:
+    """Each test ends with the known-themes model of the shipped corpus back in place (one
+    that learned a test's placements must not recognise the next test's records)."""
+    yield
+    known.use(None)
+    matching.forget()
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from service.structuring import model_store, pipeline
 from service.structuring.classifier import Classifier
 from service.structuring.training import TrainingExample, load_corpus, train
 from service.themes import known as known_themes
+from service.themes import matching
+from service.themes import service as themes_service
 
 log = logging.getLogger("relay.learning")
 LABELS = ("product_area", "payment_method", "category", "severity")
@@ -49,11 +51,11 @@ def examples_provider(database: Database) -> Callable[[], Sequence[TrainingExamp
 
 def load_classifier(database: Database, settings: Settings) -> Classifier:
     """Load the current model (training it first when there is none) and use it here;
-    the known-themes recogniser is trained now too, not by the first record's attach,
-    which runs holding the database's writer."""
+    the known-themes recogniser is trained now too (`learn_known_themes`), not by the first
+    record's attach, which runs holding the database's writer."""
     classifier = model_store.ensure_model(settings.data_dir, examples_provider(database))
     pipeline.use_classifier(classifier)
-    known_themes.default()
+    learn_known_themes(database)
     # The models are millions of objects that live as long as the process (vocabularies of
     # n-grams): in the collector's generations, every full collection walks them all,
     # stalling requests for tens of milliseconds (bench.ingest's p99 was 100 ms from it).
@@ -64,13 +66,33 @@ def load_classifier(database: Database, settings: Settings) -> Classifier:
     return classifier
 
 
-def retrain(database: Database, settings: Settings) -> tuple[Classifier, int]:
-    """Train on the corpus and every correction, save a new version, and use it."""
+def learn_known_themes(database: Database) -> int:
+    """Train the known-themes recogniser on the corpus plus every record people placed in a
+    known problem's theme, and use it here; returns how many placements it learned."""
+    with database.session() as session:
+        placed = themes_service.placements(session)
+        items = [matching.MatchInput.of(record) for record, _ in placed]
+        keys = [key for _, key in placed]
+    known_themes.learn(list(zip(matching.documents(items), keys, strict=True)))
+    matching.forget()  # recognitions kept from the model before
+    return len(keys)
+
+
+@dataclass(frozen=True)
+class Retrained:
+    classifier: Classifier
+    examples: int  # the label classifier's: corpus tickets plus corrections
+    placements: int  # the known-themes recogniser's, besides the corpus
+
+
+def retrain(database: Database, settings: Settings) -> Retrained:
+    """Train on the corpus and every correction, save a new version, and use it; retrain
+    the known-themes recogniser with people's placements too."""
     examples = examples_provider(database)()
     classifier = train(examples)
     model_store.save(classifier, settings.data_dir)
     pipeline.use_classifier(classifier)
-    return classifier, len(examples)
+    return Retrained(classifier, len(examples), learn_known_themes(database))
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,11 @@ themes_app = typer.Typer(help="Recurring problems (themes).", no_args_is_help=Tr
 @themes_app.command()
 def rebuild() -> None:
     """Re-cluster every record; pinned records, merges and renames are kept."""
+    from service.feedback import learning
+
     database = Database(get_settings().database_url)
     try:
+        learning.learn_known_themes(database)  # what people placed by hand teaches it too
         with database.session() as session:
             report = themes_service.rebuild(session)
     finally:

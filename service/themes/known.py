@@ -23,11 +23,12 @@ merchant's name dropped), tf-idf weighted over the training examples, plus its s
 fields (product area, payment method, category, error codes and their catalogue families,
 HTTP statuses) at a lower weight.
 
-The model is trained from the shipped corpus once per process (a few seconds), when the
-classifier is loaded (`feedback.learning.load_classifier`: at start of the API, the worker
-and the commands that structure records), never by an attach holding the writer.
-scikit-learn is imported only then: a process started without the model does not pay
-for it.
+The model is trained from the shipped corpus plus the records people placed in a known
+problem's theme by hand (`learn`; a move pins a record there, and each pinned record is one
+more example of that problem), once per process (a few seconds), when the classifier is
+loaded (`feedback.learning.load_classifier`: at start of the API, the worker and the
+commands that structure records), never by an attach holding the writer. scikit-learn is
+imported only then: a process started without the model does not pay for it.
 """
 
 from __future__ import annotations
@@ -286,8 +287,10 @@ def _unit(weights: Any) -> Any:
 
 # ---------------------------------------------------------------- the shipped model
 
-_DEFAULT: KnownThemes | None = None
+_DEFAULT: KnownThemes | None = None  # what attach uses
 _DEFAULT_LOCK = threading.Lock()
+_CORPUS_MODEL: KnownThemes | None = None  # trained on the shipped corpus alone, kept
+_CORPUS_LOCK = threading.Lock()
 
 
 def corpus_documents(
@@ -310,20 +313,44 @@ def corpus_documents(
 
 
 def default() -> KnownThemes:
-    """The model trained on the shipped corpus (its theme-less tickets as "no theme"; trained
-    once per process)."""
+    """The process's model: the one `learn` last trained, else the shipped corpus's."""
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
-            tickets = similarity.load_corpus()
-            _DEFAULT = KnownThemes.train(
-                corpus_documents(tickets), [t["labels"]["theme"] for t in tickets]
-            )
+            _DEFAULT = _corpus_model()
         return _DEFAULT
 
 
+def learn(placed: Sequence[tuple[Document, str]]) -> KnownThemes:
+    """Train on the shipped corpus plus the records people placed in known problems'
+    themes (each document with its theme's key), and use that model from now on. Without
+    placements it is the corpus's model, trained once per process."""
+    global _DEFAULT
+    model = _corpus_model() if not placed else _trained(placed)
+    with _DEFAULT_LOCK:
+        _DEFAULT = model
+    return model
+
+
+def _corpus_model() -> KnownThemes:
+    global _CORPUS_MODEL
+    with _CORPUS_LOCK:
+        if _CORPUS_MODEL is None:
+            _CORPUS_MODEL = _trained(())
+        return _CORPUS_MODEL
+
+
+def _trained(placed: Sequence[tuple[Document, str]]) -> KnownThemes:
+    # The corpus's theme-less tickets are the examples of "no theme"; a placement is never
+    # one (a person puts a record in a theme, which is a problem).
+    tickets = similarity.load_corpus()
+    documents = [*corpus_documents(tickets), *(document for document, _ in placed)]
+    keys = [*(t["labels"]["theme"] for t in tickets), *(key for _, key in placed)]
+    return KnownThemes.train(documents, keys)
+
+
 def use(model: KnownThemes | None) -> None:
-    """Replace the process's model (tests; None retrains from the corpus on next use)."""
+    """Replace the process's model (tests; None: the corpus's model on next use)."""
     global _DEFAULT
     with _DEFAULT_LOCK:
         _DEFAULT = model

@@ -103,9 +103,26 @@ def forget() -> None:
     _memo.clear()
 
 
+def documents(items: Sequence[MatchInput]) -> list[known.Document]:
+    """What the known-themes model reads of each record (to learn from people's placements)."""
+    return [document for _, document in _read(items)]
+
+
 def _compute(items: Sequence[MatchInput]) -> list[Matching]:
     """Features and recognition of many records: their texts analysed together, once for
     both, and recognised in one computation."""
+    read = _read(items)
+    model = known.default()
+    best = model.best([document for _, document in read])
+    recognised = known.confident(best, model.threshold)
+    for f, _ in read:
+        f.packed  # noqa: B018 - packed here, where it is prepared, for the writer to store
+    return [Matching(f, b, r) for (f, _), b, r in zip(read, best, recognised, strict=True)]
+
+
+def _read(items: Sequence[MatchInput]) -> list[tuple[RecordFeatures, known.Document]]:
+    """Each record's features and the known-themes model's document of it, from one
+    analysis of the texts."""
     reads = similarity.analyse([(i.subject, i.text, i.merchant_name) for i in items])
     features = [_features(item, read) for item, read in zip(items, reads, strict=True)]
     documents = [
@@ -118,12 +135,7 @@ def _compute(items: Sequence[MatchInput]) -> list[Matching]:
         )
         for item, f, read in zip(items, features, reads, strict=True)
     ]
-    model = known.default()
-    best = model.best(documents)
-    recognised = known.confident(best, model.threshold)
-    for f in features:
-        f.packed  # noqa: B018 - packed here, where it is prepared, for the writer to store
-    return [Matching(*row) for row in zip(features, best, recognised, strict=True)]
+    return list(zip(features, documents, strict=True))
 
 
 def _features(item: MatchInput, read: similarity.Tokens) -> RecordFeatures:

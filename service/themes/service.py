@@ -1118,6 +1118,26 @@ def move(session: Session, *, feedback_id: str, theme_id: str, actor: str) -> Th
         return target
 
 
+def placements(session: Session) -> list[tuple[Feedback, str]]:
+    """The records people placed in a known problem's theme (pinned there by a move or a
+    split, or kept there by a merge), each with the problem's key: what the known-themes
+    model learns from besides the corpus (`known.learn`). Records placed in a theme of no
+    known problem teach it nothing: it has no class to learn them as."""
+    query = (
+        select(Feedback, Theme.known_key)
+        .join(ThemeMembership, ThemeMembership.feedback_id == Feedback.id)
+        .join(Theme, Theme.id == ThemeMembership.theme_id)
+        .where(
+            ThemeMembership.pinned.is_(True),
+            Theme.known_key.is_not(None),
+            Theme.merged_into.is_(None),
+            Feedback.deleted.is_(False),
+        )
+        .order_by(Feedback.id)
+    )
+    return [(record, str(key)) for record, key in session.execute(query)]
+
+
 def merge(session: Session, *, theme_ids: Sequence[str], into: str, actor: str) -> Theme:
     """Fold themes into `into`; the merged themes stay as pointers (`merged_into`)."""
     sources = sorted(set(theme_ids) - {into})

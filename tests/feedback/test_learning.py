@@ -80,13 +80,13 @@ def test_correction_survives_reclassify_and_feeds_the_next_training(
     with db.session() as session:
         examples = learning.corrections(session)
     assert [e.labels for e in examples] == [{"product_area": target}]
-    retrained, count = learning.retrain(db, settings)
-    assert count == 220 + 1
+    retrained = learning.retrain(db, settings)
+    assert (retrained.examples, retrained.placements) == (220 + 1, 0)
     after = pipeline.structure(
         pipeline.StructureInput(ODD_TEXT["subject"], ODD_TEXT["body"])
     ).labels
     assert after.product_area == target  # the next training learned the correction
-    assert retrained.model_version != classifier.model_version  # new data, new version
+    assert retrained.classifier.model_version != classifier.model_version  # new data
 
 
 def test_cli_trains_evaluates_and_reclassifies(
