@@ -154,7 +154,6 @@ def test_model_train_and_themes_rebuild_learn_the_placements(
             assert _recognised(session, RECEIPTS_AGAIN) is None
         rebuilt = CliRunner().invoke(themes_app, ["rebuild"])
         assert rebuilt.exit_code == 0, rebuilt.output
-        matching.forget()
         with db.session() as session:
             recognised = _recognised(session, RECEIPTS_AGAIN)
             assert recognised is not None and recognised.key == EXPORT_KEY
