@@ -55,14 +55,17 @@ def load_classifier(database: Database, settings: Settings) -> Classifier:
     record's attach, which runs holding the database's writer."""
     classifier = model_store.ensure_model(settings.data_dir, examples_provider(database))
     pipeline.use_classifier(classifier)
-    learn_known_themes(database)
+    placements = learn_known_themes(database)
     # The models are millions of objects that live as long as the process (vocabularies of
     # n-grams): in the collector's generations, every full collection walks them all,
     # stalling requests for tens of milliseconds (bench.ingest's p99 was 100 ms from it).
     # Frozen, collections skip them.
     gc.collect()
     gc.freeze()
-    log.info("classifier loaded", extra={"model_version": classifier.model_version})
+    log.info(
+        "classifier loaded",
+        extra={"model_version": classifier.model_version, "known_theme_placements": placements},
+    )
     return classifier
 
 

@@ -4,6 +4,8 @@ trained (at start, `relay model train`, `relay themes rebuild`)."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -77,14 +79,19 @@ def _place_receipts(session: Session, theme: Theme) -> list[str]:
     return ids
 
 
-def test_records_people_place_in_a_known_problem_teach_the_recogniser(db: Database) -> None:
+def test_records_people_place_in_a_known_problem_teach_the_recogniser(
+    db: Database, settings: Settings, caplog: pytest.LogCaptureFixture, restore_classifier: None
+) -> None:
     with db.session() as session:
         export = _export_theme(session)
         assert _recognised(session, RECEIPTS_AGAIN) is None  # the corpus has no such example
         _place_receipts(session, export)
         export_id = export.id
 
-    assert learning.learn_known_themes(db) == 3
+    with caplog.at_level(logging.INFO, logger="relay.learning"):
+        learning.load_classifier(db, settings)  # as a process starts
+    (loaded,) = [r for r in caplog.records if r.getMessage() == "classifier loaded"]
+    assert loaded.known_theme_placements == 3
 
     with db.session() as session:
         recognised = _recognised(session, RECEIPTS_AGAIN)
