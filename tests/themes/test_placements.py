@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -20,6 +22,8 @@ from service.themes import service as themes
 from service.themes.cli import themes_app
 from service.themes.models import Theme
 from tests.feedback.test_learning import restore_classifier as restore_classifier
+from tests.themes.test_api import _log_in
+from tests.themes.test_api import app as app  # the app with the themes pages
 from tests.themes.test_clustering import add_record
 
 EXPORT_KEY = "dashboard-report-export"
@@ -166,3 +170,18 @@ def test_model_train_and_themes_rebuild_learn_the_placements(
             assert recognised is not None and recognised.key == EXPORT_KEY
     finally:
         get_settings.cache_clear()
+
+
+def test_the_theme_page_says_the_model_learns_from_a_placed_record(
+    client: TestClient, db: Database, app: FastAPI
+) -> None:
+    with db.session() as session:
+        export = _export_theme(session)
+        placed = _place_receipts(session, export)
+        export_id = export.id
+    _log_in(client, db)
+    page = client.get(f"/themes/{export_id}")
+    assert page.status_code == 200
+    lesson = f"The known-problem model learns from it as an example of {EXPORT_KEY}"
+    assert page.text.count(lesson) == len(placed)  # the placed records, not the recognised one
+    assert all(record_id in page.text for record_id in placed)
