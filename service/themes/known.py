@@ -25,10 +25,11 @@ HTTP statuses) at a lower weight.
 
 The model is trained from the shipped corpus plus the records people placed in a known
 problem's theme by hand (`learn`; a move pins a record there, and each pinned record is one
-more example of that problem), once per process (a few seconds), when the classifier is
-loaded (`feedback.learning.load_classifier`: at start of the API, the worker and the
-commands that structure records), never by an attach holding the writer. scikit-learn is
-imported only then: a process started without the model does not pay for it.
+more example of that problem), in a few seconds, when the classifier is loaded
+(`feedback.learning.load_classifier`: at start of the API, the worker and the commands
+that structure records) and again by `relay model train` and `relay themes rebuild`;
+never by an attach holding the writer. scikit-learn is imported only then: a process
+started without the model does not pay for it.
 """
 
 from __future__ import annotations
