@@ -61,35 +61,24 @@ def evaluate(
     seed: Annotated[
         int, typer.Option(help="how the tickets are dealt into folds (figures vary with it)")
     ] = 0,
+    labels: Annotated[
+        str,
+        typer.Option(
+            help="place tickets with the classifier's labels (out of fold, as attach does), "
+            "the hand labels (every label right), or both"
+        ),
+    ] = "both",
 ) -> None:
     """Pairwise precision and recall of "same theme" on the hand-labelled corpus."""
-    if known:
-        outcome = themes_service.evaluate_known(seed=seed)
-        typer.echo(
-            f"known themes then similarity (what attach runs; each ticket's known theme "
-            f"predicted by a model trained without it, {len(outcome.thresholds)} folds, "
-            f"seed {seed}): "
-            f"pairwise precision {outcome.precision:.3f}, recall {outcome.recall:.3f}"
+    if labels not in _LABEL_SOURCES:
+        raise typer.BadParameter(
+            f"{labels!r}: expected one of {', '.join(_LABEL_SOURCES)}", param_hint="--labels"
         )
-        typer.echo(
-            f"  recognised {outcome.recognised} ticket(s) as a known theme, "
-            f"{outcome.recognised_right} as their own, {outcome.themeless_recognised} of no theme; "
-            f'"no theme" most likely for {outcome.no_theme} ticket(s), '
-            f"{outcome.no_theme_right} of them theme-less; "
-            "confidence threshold picked inside each fold's training tickets: "
-            + ", ".join(f"{t:.3f}" for t in outcome.thresholds)
-            + f"; on all tickets {outcome.whole_corpus_threshold:.3f} "
-            f"(shipped {known_themes.CONFIDENCE:.3f})"
-        )
-    if new_themes:
-        fresh = themes_service.evaluate_new_themes(seed=seed)
-        typer.echo(
-            f"new themes (each fold of labelled themes held out whole, seed {seed}; pairs "
-            f"with a held-out ticket): pairwise precision {fresh.precision:.3f}, "
-            f"recall {fresh.recall:.3f}; {fresh.recognised} of {fresh.tickets} held-out "
-            f"ticket(s) taken for a known theme by the model, {fresh.in_known} ended in one "
-            "(recognised, or joined by similarity)"
-        )
+    for source in _LABEL_SOURCES[labels]:
+        if known:
+            _echo_known(themes_service.evaluate_known(seed=seed, labels=source), seed, source)
+        if new_themes:
+            _echo_new(themes_service.evaluate_new_themes(seed=seed, labels=source), seed, source)
     precision, recall, found = themes_service.evaluate_corpus()
     typer.echo(
         f"similarity clustering alone, threshold {similarity.JOIN_THRESHOLD:.3f}: "
@@ -115,3 +104,43 @@ def evaluate(
     if clusters:
         for cluster in sorted(found, key=lambda c: (-len(c), c)):
             typer.echo(" ".join(cluster))
+
+
+_LABEL_SOURCES: dict[str, tuple[themes_service.LabelSource, ...]] = {
+    "classifier": ("classifier",),
+    "hand": ("hand",),
+    "both": ("classifier", "hand"),
+}
+_READ_WITH = {
+    "classifier": "labels from the classifier trained without the ticket, as attach reads a record",
+    "hand": "hand labels, every label right",
+}
+
+
+def _echo_known(outcome: themes_service.KnownEvaluation, seed: int, source: str) -> None:
+    typer.echo(
+        f"known themes then similarity (what attach runs; each ticket's known theme "
+        f"predicted by a model trained without it, {len(outcome.thresholds)} folds, "
+        f"seed {seed}; {_READ_WITH[source]}): "
+        f"pairwise precision {outcome.precision:.3f}, recall {outcome.recall:.3f}"
+    )
+    typer.echo(
+        f"  recognised {outcome.recognised} ticket(s) as a known theme, "
+        f"{outcome.recognised_right} as their own, {outcome.themeless_recognised} of no theme; "
+        f'"no theme" most likely for {outcome.no_theme} ticket(s), '
+        f"{outcome.no_theme_right} of them theme-less; "
+        "confidence threshold picked inside each fold's training tickets: "
+        + ", ".join(f"{t:.3f}" for t in outcome.thresholds)
+        + f"; on all tickets {outcome.whole_corpus_threshold:.3f} "
+        f"(shipped {known_themes.CONFIDENCE:.3f})"
+    )
+
+
+def _echo_new(fresh: themes_service.NewThemesEvaluation, seed: int, source: str) -> None:
+    typer.echo(
+        f"new themes (each fold of labelled themes held out whole, seed {seed}; pairs "
+        f"with a held-out ticket; {_READ_WITH[source]}): pairwise precision "
+        f"{fresh.precision:.3f}, recall {fresh.recall:.3f}; {fresh.recognised} of "
+        f"{fresh.tickets} held-out ticket(s) taken for a known theme by the model, "
+        f"{fresh.in_known} ended in one (recognised, or joined by similarity)"
+    )

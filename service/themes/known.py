@@ -381,21 +381,24 @@ def out_of_fold(
     *,
     folds: int = FOLDS,
     seed: int = 0,
+    read: Sequence[Document] | None = None,
 ) -> tuple[list[KnownMatch], list[int]]:
     """Each item's best known theme from a model that never saw the item.
 
     Items are split into `folds` folds stratified by key (None: no theme); each fold is
     predicted by a model trained on the items of the other folds (theme-less ones as "no
     theme"). Returns the best match per item (apply `confident` to decide) and each item's
-    fold.
+    fold. `read` is the items as the model is asked about them when that differs from
+    how it is trained on them (labels from the classifier, not the hand labels).
     """
     fold_of = stratified_folds(keys, folds, seed)
+    asked = documents if read is None else read
     best: list[KnownMatch | None] = [None] * len(documents)
     for fold in range(folds):
         train = [i for i in range(len(documents)) if fold_of[i] != fold]
         test_rows = [i for i in range(len(documents)) if fold_of[i] == fold]
         model = KnownThemes.train([documents[i] for i in train], [keys[i] for i in train])
-        for i, match in zip(test_rows, model.best([documents[i] for i in test_rows]), strict=True):
+        for i, match in zip(test_rows, model.best([asked[i] for i in test_rows]), strict=True):
             best[i] = match
     return [m for m in best if m is not None], fold_of
 

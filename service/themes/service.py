@@ -26,7 +26,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
@@ -1404,6 +1405,63 @@ def corpus_features(tickets: Iterable[dict[str, Any]]) -> list[RecordFeatures]:
     ]
 
 
+# Whose labels a corpus ticket is read through when it is placed: the classifier's, out of
+# fold (as attach reads an incoming record), or the hand labels (as after agents corrected
+# every label). The known-themes model always trains on the hand labels, as shipped.
+LabelSource = Literal["classifier", "hand"]
+
+
+def classified_features(tickets: Sequence[dict[str, Any]]) -> list[RecordFeatures]:
+    """Features of corpus tickets as attach would see them: product area, payment method
+    and category from a classifier trained without the ticket (5 folds), codes and
+    statuses as extraction finds them."""
+    from service.structuring import training  # scikit-learn: evaluation only
+
+    examples = training.corpus_examples(tickets)
+    prepared = [training.prepare(e.subject, e.body) for e in examples]
+    labels = training.cross_validate(examples, prepared).labels
+    return [
+        similarity.featurize(
+            subject=t["subject"],
+            text=t["body"],
+            product_area=predicted.product_area,
+            payment_method=predicted.payment_method,
+            category=predicted.category,
+            error_codes=read.extraction.error_codes,
+            http_statuses=read.extraction.http_statuses,
+            merchant_name=t["merchant"]["name"],
+        )
+        for t, predicted, read in zip(tickets, labels, prepared, strict=True)
+    ]
+
+
+@lru_cache(maxsize=1)
+def _classified_corpus() -> tuple[RecordFeatures, ...]:
+    # Five classifier fits: done once for both evaluations of a `relay themes evaluate`.
+    return tuple(classified_features(similarity.load_corpus()))
+
+
+@dataclass(frozen=True)
+class _Corpus:
+    """The labelled corpus as an evaluation reads it."""
+
+    truth: list[str | None]  # labels.theme
+    documents: list[known.Document]  # what the known-themes model trains on (hand labels)
+    features: list[RecordFeatures]  # the tickets as they are placed
+    read: list[known.Document]  # ...and as the model is asked about them
+
+
+def _corpus(labels: LabelSource) -> _Corpus:
+    tickets = similarity.load_corpus()
+    hand = corpus_features(tickets)
+    documents = known.corpus_documents(tickets, hand)
+    if labels == "hand":
+        return _Corpus([t["labels"]["theme"] for t in tickets], documents, hand, documents)
+    features = list(_classified_corpus())
+    read = known.corpus_documents(tickets, features)
+    return _Corpus([t["labels"]["theme"] for t in tickets], documents, features, read)
+
+
 def evaluate_corpus(*, threshold: float | None = None) -> tuple[float, float, list[list[str]]]:
     """Pairwise precision and recall of the incremental algorithm on the labelled corpus."""
     tickets = similarity.load_corpus()
@@ -1571,27 +1629,32 @@ class KnownEvaluation:
     whole_corpus_threshold: float  # what the same procedure picks on every ticket
 
 
-def evaluate_known(*, folds: int = known.FOLDS, seed: int = 0) -> KnownEvaluation:
+def evaluate_known(
+    *, folds: int = known.FOLDS, seed: int = 0, labels: LabelSource = "classifier"
+) -> KnownEvaluation:
     """Pairwise precision and recall when every ticket's known-theme prediction comes from a
     model trained without it, and the confidence threshold applied to a fold was picked on
-    the other folds only (out-of-fold predictions inside them)."""
-    tickets = similarity.load_corpus()
-    features = corpus_features(tickets)
-    documents = known.corpus_documents(tickets, features)
-    truth: list[str | None] = [t["labels"]["theme"] for t in tickets]
-    best, fold_of = known.out_of_fold(documents, truth, folds=folds, seed=seed)
-    recognised: list[known.KnownMatch | None] = [None] * len(tickets)
+    the other folds only (out-of-fold predictions inside them). `labels`: whose labels the
+    tickets are placed with (`LabelSource`)."""
+    corpus = _corpus(labels)
+    documents, features, truth = corpus.documents, corpus.features, corpus.truth
+    best, fold_of = known.out_of_fold(documents, truth, folds=folds, seed=seed, read=corpus.read)
+    recognised: list[known.KnownMatch | None] = [None] * len(truth)
     thresholds = []
     for fold in range(folds):
-        rows = [i for i in range(len(tickets)) if fold_of[i] != fold]  # time order kept
+        rows = [i for i in range(len(truth)) if fold_of[i] != fold]  # time order kept
         inner, _ = known.out_of_fold(
-            [documents[i] for i in rows], [truth[i] for i in rows], folds=folds - 1, seed=seed
+            [documents[i] for i in rows],
+            [truth[i] for i in rows],
+            folds=folds - 1,
+            seed=seed,
+            read=[corpus.read[i] for i in rows],
         )
         threshold = pick_known_threshold(
             [features[i] for i in rows], [truth[i] for i in rows], inner
         )
         thresholds.append(threshold)
-        for i in range(len(tickets)):
+        for i in range(len(truth)):
             if fold_of[i] == fold:
                 recognised[i] = known.confident([best[i]], threshold)[0]
     assigned = cluster_with_known(features, recognised, guesses=best)
@@ -1622,17 +1685,17 @@ class NewThemesEvaluation:
     in_known: int  # ...that ended in a known theme (recognised, or joined one by similarity)
 
 
-def evaluate_new_themes(*, folds: int = known.FOLDS, seed: int = 0) -> NewThemesEvaluation:
+def evaluate_new_themes(
+    *, folds: int = known.FOLDS, seed: int = 0, labels: LabelSource = "classifier"
+) -> NewThemesEvaluation:
     """Pairwise figures for themes the recogniser was not trained on, which can only form
     through similarity clustering. `evaluate_known` cannot show this: every labelled theme
     is known to the model in each of its folds. Themes (and theme-less tickets, one by
     one) are dealt into `folds` folds; for each, the model is trained on the other
     tickets and attach runs over the whole corpus in time order with the shipped
     confidence; counted are the pairs with at least one held-out ticket."""
-    tickets = similarity.load_corpus()
-    features = corpus_features(tickets)
-    documents = known.corpus_documents(tickets, features)
-    truth: list[str | None] = [t["labels"]["theme"] for t in tickets]
+    corpus = _corpus(labels)
+    documents, features, truth = corpus.documents, corpus.features, corpus.truth
     groups = sorted({key or f"ticket:{i}" for i, key in enumerate(truth)})
     random.Random(seed).shuffle(groups)
     fold_of_group = {group: n % folds for n, group in enumerate(groups)}
@@ -1640,9 +1703,9 @@ def evaluate_new_themes(*, folds: int = known.FOLDS, seed: int = 0) -> NewThemes
     counts = similarity.PairCounts(0, 0, 0)
     recognised = in_known = 0
     for fold in range(folds):
-        train = [i for i in range(len(tickets)) if fold_of[i] != fold]
+        train = [i for i in range(len(truth)) if fold_of[i] != fold]
         model = known.KnownThemes.train([documents[i] for i in train], [truth[i] for i in train])
-        best = model.best(documents)
+        best = model.best(corpus.read)
         matches = known.confident(best, known.CONFIDENCE)
         assigned = cluster_with_known(features, matches, guesses=best)
         seen = similarity.PairCounts.of([truth[i] for i in train], [assigned[i] for i in train])
@@ -1651,7 +1714,7 @@ def evaluate_new_themes(*, folds: int = known.FOLDS, seed: int = 0) -> NewThemes
         known_ids = known_clusters(assigned, matches)
         in_known += sum(1 for i, a in enumerate(assigned) if fold_of[i] == fold and a in known_ids)
     precision, recall = counts.scores()
-    return NewThemesEvaluation(precision, recall, len(tickets), recognised, in_known)
+    return NewThemesEvaluation(precision, recall, len(truth), recognised, in_known)
 
 
 def known_clusters(

@@ -20,9 +20,11 @@ def test_the_seed_reaches_the_evaluation_and_no_theme_is_reported(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seeds: list[int] = []
+    sources: list[str] = []
 
-    def evaluate_known(*, seed: int = 0) -> themes.KnownEvaluation:
+    def evaluate_known(*, seed: int = 0, labels: str = "classifier") -> themes.KnownEvaluation:
         seeds.append(seed)
+        sources.append(labels)
         return themes.KnownEvaluation(
             precision=0.75,
             recall=0.8,
@@ -35,8 +37,11 @@ def test_the_seed_reaches_the_evaluation_and_no_theme_is_reported(
             whole_corpus_threshold=0.225,
         )
 
-    def evaluate_new_themes(*, seed: int = 0) -> themes.NewThemesEvaluation:
+    def evaluate_new_themes(
+        *, seed: int = 0, labels: str = "classifier"
+    ) -> themes.NewThemesEvaluation:
         seeds.append(seed)
+        sources.append(labels)
         return themes.NewThemesEvaluation(
             precision=0.25, recall=0.5, tickets=220, recognised=87, in_known=61
         )
@@ -47,11 +52,37 @@ def test_the_seed_reaches_the_evaluation_and_no_theme_is_reported(
         themes_app, ["evaluate", "--no-sweep", "--no-held-out", "--seed", "3"]
     )
     assert result.exit_code == 0, result.output
-    assert seeds == [3, 3]
+    assert seeds == [3, 3, 3, 3]
+    # the classifier's labels (what attach reads) first, then the hand labels
+    assert sources == ["classifier", "classifier", "hand", "hand"]
     assert "pairwise precision 0.250, recall 0.500; 87 of 220 held-out" in result.output
     assert "taken for a known theme by the model, 61 ended in one" in result.output
-    assert "seed 3): pairwise precision 0.750, recall 0.800" in result.output
+    assert (
+        "seed 3; labels from the classifier trained without the ticket, as attach reads a "
+        "record): pairwise precision 0.750, recall 0.800" in result.output
+    )
+    assert "seed 3; hand labels, every label right): pairwise precision 0.750" in result.output
     assert '"no theme" most likely for 20 ticket(s), 15 of them theme-less' in result.output
+
+
+def test_one_label_source_is_evaluated_when_asked_and_a_wrong_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources: list[str] = []
+
+    def evaluate_known(*, seed: int = 0, labels: str = "classifier") -> themes.KnownEvaluation:
+        sources.append(labels)
+        return themes.KnownEvaluation(0.7, 0.7, 1, 1, 0, 0, 0, (0.2,), 0.2)
+
+    monkeypatch.setattr(themes, "evaluate_known", evaluate_known)
+    options = ["evaluate", "--no-sweep", "--no-held-out", "--no-new-themes"]
+    result = CliRunner().invoke(themes_app, [*options, "--labels", "hand"])
+    assert result.exit_code == 0, result.output
+    assert sources == ["hand"]
+    refused = CliRunner().invoke(themes_app, [*options, "--labels", "gold"])
+    assert refused.exit_code == 2
+    assert "'gold': expected one of classifier, hand, both" in refused.output
+    assert sources == ["hand"]
 
 
 @given(
@@ -94,7 +125,7 @@ def test_each_labelled_theme_is_missing_whole_from_exactly_one_training_set(
         return train(documents, keys, **options)
 
     monkeypatch.setattr(known.KnownThemes, "train", staticmethod(spy))
-    outcome = themes.evaluate_new_themes(folds=5, seed=1)
+    outcome = themes.evaluate_new_themes(folds=5, seed=1, labels="hand")
 
     labelled = {t["labels"]["theme"] for t in similarity.load_corpus()} - {None}
     assert len(trained_on) == 5
