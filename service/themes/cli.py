@@ -81,7 +81,7 @@ def evaluate(
             _echo_new(themes_service.evaluate_new_themes(seed=seed, labels=source), seed, source)
     precision, recall, found = themes_service.evaluate_corpus()
     typer.echo(
-        f"similarity clustering alone, threshold {similarity.JOIN_THRESHOLD:.3f}: "
+        f"similarity clustering alone (hand labels), threshold {similarity.JOIN_THRESHOLD:.3f}: "
         f"pairwise precision {precision:.3f}, "
         f"recall {recall:.3f}, {len(found)} cluster(s) "
         f"({sum(1 for c in found if len(c) > 1)} with 2+ tickets)"

@@ -63,6 +63,8 @@ def test_the_seed_reaches_the_evaluation_and_no_theme_is_reported(
     )
     assert "seed 3; hand labels, every label right): pairwise precision 0.750" in result.output
     assert '"no theme" most likely for 20 ticket(s), 15 of them theme-less' in result.output
+    threshold = similarity.JOIN_THRESHOLD
+    assert f"similarity clustering alone (hand labels), threshold {threshold:.3f}" in result.output
 
 
 def test_one_label_source_is_evaluated_when_asked_and_a_wrong_one_is_refused(
