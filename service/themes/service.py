@@ -1391,18 +1391,38 @@ def _reapply_renames(session: Session) -> None:
 def corpus_features(tickets: Iterable[dict[str, Any]]) -> list[RecordFeatures]:
     """Features of corpus tickets from their text and structured labels (never `theme`)."""
     return [
-        similarity.featurize(
-            subject=t["subject"],
-            text=t["body"],
+        _ticket_features(
+            t,
             product_area=t["labels"]["product_area"],
             payment_method=t["labels"]["payment_method"],
             category=t["labels"]["category"],
             error_codes=t["labels"]["error_codes"],
             http_statuses=t["labels"]["http_statuses"],
-            merchant_name=t["merchant"]["name"],
         )
         for t in tickets
     ]
+
+
+def _ticket_features(
+    ticket: dict[str, Any],
+    *,
+    product_area: str,
+    payment_method: str | None,
+    category: str,
+    error_codes: Iterable[str],
+    http_statuses: Iterable[int],
+) -> RecordFeatures:
+    # A corpus ticket's text and merchant, with labels from whichever source reads it.
+    return similarity.featurize(
+        subject=ticket["subject"],
+        text=ticket["body"],
+        product_area=product_area,
+        payment_method=payment_method,
+        category=category,
+        error_codes=error_codes,
+        http_statuses=http_statuses,
+        merchant_name=ticket["merchant"]["name"],
+    )
 
 
 # Whose labels a corpus ticket is read through when it is placed: the classifier's, out of
@@ -1421,15 +1441,13 @@ def classified_features(tickets: Sequence[dict[str, Any]]) -> list[RecordFeature
     prepared = [training.prepare(e.subject, e.body) for e in examples]
     labels = training.cross_validate(examples, prepared).labels
     return [
-        similarity.featurize(
-            subject=t["subject"],
-            text=t["body"],
+        _ticket_features(
+            t,
             product_area=predicted.product_area,
             payment_method=predicted.payment_method,
             category=predicted.category,
             error_codes=read.extraction.error_codes,
             http_statuses=read.extraction.http_statuses,
-            merchant_name=t["merchant"]["name"],
         )
         for t, predicted, read in zip(tickets, labels, prepared, strict=True)
     ]
@@ -1453,13 +1471,13 @@ class _Corpus:
 
 def _corpus(labels: LabelSource) -> _Corpus:
     tickets = similarity.load_corpus()
+    truth = [t["labels"]["theme"] for t in tickets]
     hand = corpus_features(tickets)
     documents = known.corpus_documents(tickets, hand)
     if labels == "hand":
-        return _Corpus([t["labels"]["theme"] for t in tickets], documents, hand, documents)
+        return _Corpus(truth, documents, hand, documents)
     features = list(_classified_corpus())
-    read = known.corpus_documents(tickets, features)
-    return _Corpus([t["labels"]["theme"] for t in tickets], documents, features, read)
+    return _Corpus(truth, documents, features, known.corpus_documents(tickets, features))
 
 
 def evaluate_corpus(*, threshold: float | None = None) -> tuple[float, float, list[list[str]]]:
