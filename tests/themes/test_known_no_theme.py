@@ -73,7 +73,7 @@ def test_a_theme_with_more_examples_is_not_favoured_for_that_alone(
 
     def refund_share() -> float:
         model = known.KnownThemes.train(documents, keys)
-        row = model._model.predict_proba(model._matrix([between]))[0]
+        row = model.probabilities([between])[0]
         probability = dict(zip(model.keys, row, strict=True))
         return float(probability["refund-stuck"] / probability["payout-delay"])
 
