@@ -13,7 +13,7 @@ from sqlalchemy import select
 from service.auth import users
 from service.db import Database
 from service.feedback.models import Feedback
-from tests.escalation.conftest import Seeded, post_zendesk
+from tests.escalation.conftest import GCASH_TICKETS, Seeded, post_zendesk
 from tests.signing import zendesk_event
 
 PASSWORD = "correct horse battery staple"
@@ -24,6 +24,9 @@ REPLY = (
 
 
 def _solve_with_reply(client: TestClient, ticket: int) -> None:
+    # Zendesk sends the ticket's own subject and description with every event: a comment
+    # does not change what the record reads.
+    _, org, subject, description = next(t for t in GCASH_TICKETS if t[0] == ticket)
     stamp = (datetime.now(UTC) - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     comment = {
         "id": f"{ticket}-r",
@@ -37,8 +40,10 @@ def _solve_with_reply(client: TestClient, ticket: int) -> None:
         event_id=f"r-{ticket}",
         time=stamp,
         status="SOLVED",
+        subject=subject,
+        description=description,
         comment=comment,
-        organization_id="9001",
+        organization_id=org,
     )
     post_zendesk(client, body)
 
