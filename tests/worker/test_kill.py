@@ -84,8 +84,9 @@ def test_killed_worker_event_is_processed_once_after_restart(
                 found = session.get(InboxEvent, event_id)
                 return found is not None and found.status == "handled"
 
-        # A fresh worker process loads its models before it claims: about 20 s on 2 cores,
-        # over 30 s with other work running beside it. The point here is "once", not speed.
+        # A fresh worker process imports its libraries and trains its known-themes model on
+        # its first record: the test takes about 40 s on 2 cores, and the restarted worker
+        # went over 30 s with other work beside it. The point here is "once", not speed.
         wait_for(handled, timeout=120.0)
     finally:
         survivor.terminate()
