@@ -59,15 +59,15 @@ from service.themes.similarity import RecordFeatures
 # before), and its records are placed with the classifier's labels, as attach reads them:
 # over seeds 0-3 (NO_THEME_BAR 0.7, as then) the lower of precision and recall averages
 # 0.692 at 0.050, 0.690 at 0.100, 0.652 at 0.150, 0.607 at 0.225. 0.8.8 took 0.100, not
-# 0.050: as good for known themes, and the higher the bar, the fewer records of a problem nobody
-# labelled yet are taken for a known one (new themes' precision, mean over seeds 0-3: 0.300
-# at 0.150, 0.343 at 0.200, 0.373 at 0.225; their recall stays 0.50-0.51). Known themes
-# come first: most records are of problems CS already knows. With the one-off bar at 0.4
-# and the labelled reading's share at 0.2 (0.8.10), 0.050 is no longer a tie: the same
+# 0.050: as good for known themes, and the higher the bar, the fewer records of a problem
+# nobody labelled yet are taken for a known one (new themes' precision, mean over seeds 0-3:
+# 0.300 at 0.150, 0.343 at 0.200, 0.373 at 0.225; their recall stays 0.50-0.51). Known
+# themes come first: most records are of problems CS already knows. With the one-off bar at
+# 0.4 and the labelled reading's share at 0.2 (0.8.10), 0.050 is no longer a tie: the same
 # whole-corpus measure gives 0.733 / 0.706 at 0.050 against 0.732 / 0.688 at 0.100 (mean
-# over seeds 0-3; 0.075 as 0.050), for new themes 0.272 / 0.488 against 0.280 / 0.499.
-# 0.050 is also what the procedure picks on all tickets at every seed, as the nested
-# evaluation assumes of the shipped value.
+# over seeds 0-3; 0.075 gives what 0.050 does), for new themes 0.272 / 0.488 against 0.280
+# / 0.499. 0.050 is also what the procedure picks on all tickets at every seed, as the
+# nested evaluation assumes of the shipped value.
 CONFIDENCE = 0.05
 CANDIDATE_THRESHOLDS = tuple(round(0.05 + 0.025 * i, 3) for i in range(15))  # 0.050 .. 0.400
 FIELD_WEIGHT = 0.5  # structured fields next to the text (text block and field block unit)

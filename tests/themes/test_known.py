@@ -134,8 +134,9 @@ def test_the_evaluation_thresholds_come_from_training_folds(
         return real(features, truth, best)
 
     monkeypatch.setattr(themes, "pick_known_threshold", spy)
-    # Two candidates about the shipped confidence, to keep the test short: the blend's
-    # probabilities are flat, and 0.2 (picked in two folds of three) left recall at 0.57.
+    # Two candidates about the shipped confidence, to keep the test short. The blend's
+    # probabilities are flat: with (0.1, 0.2), 0.2 was picked in two folds of three and left
+    # recall at 0.57.
     monkeypatch.setattr(known, "CANDIDATE_THRESHOLDS", (0.05, 0.1))
     result = themes.evaluate_known(folds=3, labels="hand")
     total = len(known.similarity.load_corpus())
