@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,6 +79,31 @@ def _forget_caches(session: Session, _previous: Any) -> None:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+B = TypeVar("B", bound=Base)
+
+
+def new_row(model: type[B], **values: Any) -> B:
+    """A new object of `model` for the session to INSERT, built without attribute events.
+
+    The mapped constructor sends each value through SQLAlchemy's attribute events: for a
+    record's two dozen columns, ~35 µs of the ~350 µs that folding a ticket's event took,
+    twice per record (the preview and the write). A pending object's INSERT reads its
+    values from the state's dict, which is where these go; later changes to the object go
+    through the events as usual.
+    """
+    unknown = values.keys() - _column_keys(model)
+    if unknown:  # as the constructor would: a misspelt column must not vanish silently
+        raise TypeError(f"{model.__name__} has no columns {sorted(unknown)}")
+    row: B = model.__mapper__.class_manager.new_instance()
+    row.__dict__.update(values)
+    return row
+
+
+@cache
+def _column_keys(model: type[Base]) -> frozenset[str]:
+    return frozenset(model.__mapper__.column_attrs.keys())
 
 
 def utcnow() -> datetime:

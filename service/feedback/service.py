@@ -14,7 +14,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from integrations.contracts import MerchantRef, NormalizedTicket, TicketComment
-from service.db import chunked, new_id, session_cache, utcnow
+from service.db import chunked, new_id, new_row, session_cache, utcnow
 from service.errors import InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.feedback.schemas import FeedbackIn, FeedbackPatch, MerchantIn
@@ -250,7 +250,8 @@ def _load_or_new(
         record = session.scalar(query)
     if record is None:
         now = utcnow()
-        record = Feedback(
+        record = new_row(
+            Feedback,
             id=new_id("fb"),
             source=ticket.source,
             external_id=ticket.external_id,

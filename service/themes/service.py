@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, SessionTransaction, undefer
 
-from service.db import chunked, forget_session_caches, new_id, session_cache, utcnow
+from service.db import chunked, forget_session_caches, new_id, new_row, session_cache, utcnow
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.feedback.models import Feedback, Merchant
 from service.outbound import service as outbound
@@ -611,7 +611,8 @@ def _join(
 ) -> Theme:
     now = utcnow()
     explained = reasons or (match.reasons() if match else {"started_theme": True})
-    membership = ThemeMembership(
+    membership = new_row(
+        ThemeMembership,
         feedback_id=record.id,
         theme_id=theme.id,
         score=match.score if match else 1.0,
