@@ -73,6 +73,8 @@ def apply_ticket(
 
 def _emit_created(session: Session, record: Feedback) -> None:
     # Once per record: its first event (in any order) creates it, structured by now.
+    if not outbound.wanted(session, "feedback.created"):
+        return  # the usual case: no payload to build for every record
     outbound.emit(
         session,
         event_type="feedback.created",
@@ -301,10 +303,13 @@ def _apply_snapshot(record: Feedback, ticket: NormalizedTicket, version: str) ->
     }
     if ticket.deleted:
         values["status"] = "deleted"
-    for field, value in values.items():
-        if value is None or not _newer(record, field, version):
-            continue
-        _set(record, field, version)
+    newer = {f: v for f, v in values.items() if v is not None and _newer(record, f, version)}
+    if not newer:
+        return
+    # One write of the versions for all the fields (a copy and an attribute event per
+    # field before, on the hot path).
+    record.field_versions = {**record.field_versions, **dict.fromkeys(newer, version)}
+    for field, value in newer.items():
         _assign(record, field, value)
 
 
@@ -371,7 +376,7 @@ def upsert_merchant(session: Session, *, merchant: MerchantIn, writing: bool = T
     known[merchant.id] = row
     for field in ("name", "segment", "monthly_tpv_php"):
         value = getattr(merchant, field)
-        if value is not None:
+        if value is not None and getattr(row, field) != value:  # most events repeat them
             setattr(row, field, value)
     return row
 

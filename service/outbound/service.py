@@ -54,11 +54,17 @@ class SubscriptionNotFound(NotFound):
 # ---------------------------------------------------------------- emit
 
 
-def emit(session: Session, *, event_type: str, key: str, data: dict[str, Any]) -> None:
-    """Record that `event_type` happened (idempotent by `key`) for delivery to subscribers."""
+def wanted(session: Session, event_type: str) -> bool:
+    """Whether any subscription may want `event_type` (cached: cheap to ask per record, to
+    skip building an event's data that `emit` would drop)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown outbound event type {event_type!r}")
-    if event_type not in _subscribed_types(session):
+    return event_type in _subscribed_types(session)
+
+
+def emit(session: Session, *, event_type: str, key: str, data: dict[str, Any]) -> None:
+    """Record that `event_type` happened (idempotent by `key`) for delivery to subscribers."""
+    if not wanted(session, event_type):
         return
     subscribers = [s for s in _active(session) if event_type in s.event_types]
     if not subscribers:
