@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ class RecordFeatures:
     error_codes: frozenset[str]
     http_statuses: frozenset[int]
 
-    @property
+    @cached_property
     def code_keys(self) -> frozenset[str]:
         """The record's codes and their catalogue families (what codes are matched on)."""
         return frozenset(key for code in self.error_codes for key in code_keys(code))
@@ -565,8 +566,11 @@ class Profile:
             (self.terms, features.terms),
         ]
         for counter, keys in pairs:  # each key once per record (they come from sets)
+            if sign > 0:
+                counter.update(keys)  # counted in C: a member joins with every record
+                continue
             for key in keys:
-                counter[key] += sign
+                counter[key] -= 1
                 if counter[key] <= 0:
                     del counter[key]
         if len(self.terms) > 2 * THEME_TERMS:
@@ -641,7 +645,10 @@ _COUNTERS = ("areas", "methods", "categories", "codes", "families", "statuses", 
 
 def most_common(counter: Mapping[str, int], n: int) -> list[tuple[str, int]]:
     """The `n` most frequent keys, ties in alphabetical order (deterministic)."""
-    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    # Two stable sorts with C-level keys (keys first, then counts) order as one sort by
+    # (-count, key) would, without a Python key function per item: a big theme trims its
+    # term counts every few members.
+    return sorted(sorted(counter.items()), key=itemgetter(1), reverse=True)[:n]
 
 
 def features_from_json(vector: Mapping[str, Any], **fields: Any) -> RecordFeatures:

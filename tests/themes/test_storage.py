@@ -6,11 +6,12 @@ import gc
 import os
 import subprocess
 import sys
+from collections import Counter
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
@@ -168,6 +169,70 @@ def test_a_profile_centroid_follows_the_plain_rule(
         assert list(profile.centroid) == sorted(reference)
         assert profile.centroid == pytest.approx(reference, abs=1e-12)
         assert profile.norm == pytest.approx(sum(w * w for w in reference.values()) ** 0.5)
+
+
+_TERMS = [f"term{n:03d}" for n in range(200)]  # enough for a theme to trim its terms
+_members = st.lists(
+    st.tuples(
+        st.sampled_from(["refunds", "cards", "qrph"]),
+        st.frozensets(st.sampled_from(["FTUBE004", "resource_not_found", "PY-0001"]), max_size=2),
+        st.lists(st.sampled_from(_TERMS), unique=True, max_size=similarity.RECORD_TERMS),
+    ),
+    min_size=1,
+    max_size=24,
+)
+
+
+# Past the trim with every count equal, added in reverse alphabetical order: which terms
+# stay is decided by the alphabet alone.
+_TRIMMED = [
+    ("cards", frozenset(), _TERMS[::-1][start : start + similarity.RECORD_TERMS])
+    for start in range(0, 12 * similarity.RECORD_TERMS, similarity.RECORD_TERMS)
+]
+
+
+@given(members=_members, removed=st.integers(0, 24))
+@example(members=_TRIMMED, removed=3)
+@settings(max_examples=60, deadline=None)
+def test_a_profile_counts_its_members_fields_by_the_plain_rule(
+    members: list[tuple[str, frozenset[str], list[str]]], removed: int
+) -> None:
+    # Each member's area, codes and terms count once while it is in; a count that falls to
+    # zero goes; past twice THEME_TERMS terms the theme keeps THEME_TERMS, most frequent
+    # first, equal counts in alphabetical order.
+    profile = similarity.Profile()
+    reference: dict[str, Counter[str]] = {
+        "areas": Counter(),
+        "codes": Counter(),
+        "terms": Counter(),
+    }
+    steps = [(m, 1) for m in members] + [(m, -1) for m in members[:removed]]
+    for (area, codes, terms), sign in steps:
+        features = similarity.RecordFeatures(
+            vector={1: 1.0},
+            terms=tuple(terms),
+            product_area=area,
+            payment_method=None,
+            category="bug",
+            error_codes=codes,
+            http_statuses=frozenset(),
+        )
+        profile.add(features, sign=sign)
+        for name, keys in (("areas", [area]), ("codes", codes), ("terms", terms)):
+            reference[name].update({key: sign for key in keys})
+            reference[name] = +reference[name]  # drops counts at zero or below
+        if len(reference["terms"]) > 2 * similarity.THEME_TERMS:
+            ranked = sorted(reference["terms"].items(), key=lambda kv: (-kv[1], kv[0]))
+            reference["terms"] = Counter(dict(ranked[: similarity.THEME_TERMS]))
+        assert dict(profile.areas) == dict(reference["areas"])
+        assert dict(profile.codes) == dict(reference["codes"])
+        assert dict(profile.terms) == dict(reference["terms"])
+
+
+def test_most_common_breaks_equal_counts_alphabetically() -> None:
+    counts = {"gcash": 3, "card": 5, "atome": 3, "maya": 1, "billease": 3}
+    assert similarity.most_common(counts, 3) == [("card", 5), ("atome", 3), ("billease", 3)]
+    assert similarity.most_common(counts, 10)[-1] == ("maya", 1)
 
 
 def _features(vector: dict[int, float]) -> similarity.RecordFeatures:
