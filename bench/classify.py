@@ -21,6 +21,7 @@ import gc
 import json
 import os
 import random
+import re
 import resource
 import tempfile
 import time
@@ -41,6 +42,7 @@ from service.worker.helper import PrepareHelper
 from service.worker.runner import Worker, tune_collector
 
 STORE_BATCH = 2000
+_PAYMENT_INTENT = re.compile(r"\bpi_")
 
 
 def cpu_seconds(pid: int | None = None) -> float:
@@ -72,7 +74,9 @@ def synthetic(tickets: list[dict[str, Any]], count: int, seed: int = 7) -> list[
         base = tickets[n % len(tickets)]
         ticket = {**base, "id": f"T-{100000 + n}", "status": "new", "agent_reply": None}
         ticket["merchant"] = {**base["merchant"], "id": f"m_{rng.randrange(5000):04d}"}
-        body = base["body"].replace("pi_", f"pi_{n:06d}")
+        # Payment intent ids only: "provider_api_invalid_sequence" is a code, not an id
+        # (a plain replace made it a new code in every copy, and its theme a code apiece).
+        body = _PAYMENT_INTENT.sub(f"pi_{n:06d}", base["body"])
         ticket["body"] = f"{body}\n\nOrder reference: ORD-{n:07d}."
         out.append(ticket)
     return out
