@@ -287,8 +287,9 @@ def _newer(record: Feedback, field: str, version: str) -> bool:
     return version >= record.field_versions.get(field, "")
 
 
-def _set(record: Feedback, field: str, version: str) -> None:
-    record.field_versions = {**record.field_versions, field: version}
+def _set(record: Feedback, version: str, *fields: str) -> None:
+    # One write for all the fields an event changes (a copy and an attribute event each).
+    record.field_versions = {**record.field_versions, **dict.fromkeys(fields, version)}
 
 
 def _apply_snapshot(record: Feedback, ticket: NormalizedTicket, version: str) -> None:
@@ -306,9 +307,7 @@ def _apply_snapshot(record: Feedback, ticket: NormalizedTicket, version: str) ->
     newer = {f: v for f, v in values.items() if v is not None and _newer(record, f, version)}
     if not newer:
         return
-    # One write of the versions for all the fields (a copy and an attribute event per
-    # field before, on the hot path).
-    record.field_versions = {**record.field_versions, **dict.fromkeys(newer, version)}
+    _set(record, version, *newer)
     for field, value in newer.items():
         _assign(record, field, value)
 
@@ -345,7 +344,7 @@ def _apply_merchant(
 ) -> None:
     if merchant is None or not _newer(record, "merchant", version):
         return
-    _set(record, "merchant", version)
+    _set(record, version, "merchant")
     if record.merchant_id == merchant.id and merchant.name in (None, record.merchant_name):
         return  # nothing new: skip the merchant lookup on the hot path
     reference = MerchantIn(id=merchant.id, name=merchant.name)
@@ -360,7 +359,7 @@ def _apply_jira(record: Feedback, ticket: NormalizedTicket, version: str) -> Non
     if ticket.jira.key not in record.jira_keys:
         record.jira_keys = [*record.jira_keys, ticket.jira.key]
     if _newer(record, "jira", version):
-        _set(record, "jira", version)
+        _set(record, version, "jira")
         record.jira = ticket.jira.model_dump(mode="json")
 
 
